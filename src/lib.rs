@@ -1,0 +1,13 @@
+//! pop3test: a conformance tester, TLS-posture auditor and fuzzer for POP3 servers.
+//!
+//! Layers, each using only those below it:
+//! - [`proto`]: sans-IO POP3 (commands, incremental response parser, violations with RFC refs);
+//! - [`net`]: the only code that touches sockets (targets, TLS, connections, timeouts);
+//! - [`server`]: the reference server with switchable defects;
+//! - `scenario`, `checks`, `runner`, `audit`, `fuzz`: the three jobs;
+//! - [`results`] and `report`: one results model, every output rendered from it.
+
+pub mod exit;
+pub mod results;
+pub mod server;
+pub mod transcript;
