@@ -232,12 +232,8 @@ impl Report {
             (Some(_), None) => false,
             (None, _) => true,
         };
-        let findings = self
-            .results
-            .iter()
-            .filter(|r| r.verdict == Verdict::Fail && r.severity.is_some())
-            .filter(gated)
-            .count();
+        let findings =
+            self.results.iter().filter(|r| r.verdict == Verdict::Fail && r.severity.is_some()).filter(gated).count();
         let conformance = self
             .results
             .iter()

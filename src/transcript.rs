@@ -55,13 +55,7 @@ impl Default for Transcript {
 
 impl Transcript {
     pub fn new() -> Self {
-        Transcript {
-            start: Instant::now(),
-            entries: Vec::new(),
-            in_sasl: false,
-            max_entry: 4096,
-            max_entries: 2000,
-        }
+        Transcript { start: Instant::now(), entries: Vec::new(), in_sasl: false, max_entry: 4096, max_entries: 2000 }
     }
 
     /// Entries recorded so far.

@@ -51,10 +51,7 @@ fn headers(n: usize, subject: &str) -> String {
 /// 6. a large message (about 1 MiB) to exercise response-size handling and throughput.
 pub fn default_messages() -> Vec<Vec<u8>> {
     let mut msgs = Vec::new();
-    msgs.push(crlf(&format!(
-        "{}\nHello from pop3test.\nThis is the first message.\n",
-        headers(1, "small message")
-    )));
+    msgs.push(crlf(&format!("{}\nHello from pop3test.\nThis is the first message.\n", headers(1, "small message"))));
     msgs.push(crlf(&format!(
         "{}\nLines that start with a dot follow.\n.\n..\n.x\n...\n. space after dot\nend\n",
         headers(2, "byte-stuffing")
