@@ -7,7 +7,12 @@
 //! - `scenario`, `checks`, `runner`, `audit`, `fuzz`: the three jobs;
 //! - [`results`] and `report`: one results model, every output rendered from it.
 
+pub mod cli;
+pub mod cmd;
 pub mod exit;
+pub mod net;
+pub mod proto;
+pub mod report;
 pub mod results;
 pub mod server;
 pub mod transcript;

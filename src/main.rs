@@ -1,1 +1,27 @@
-fn main() {}
+//! Entry point: parse the command line, call the library, exit with its code. The only place
+//! that exits.
+
+use clap::Parser;
+use pop3test::cli::{Cli, Commands};
+use pop3test::{cmd, exit};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = runtime.block_on(async move {
+        match cli.command {
+            Commands::Session(args) => cmd::session::main(args, &cli.global).await,
+        }
+    });
+    std::process::exit(code);
+}

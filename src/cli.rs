@@ -1,0 +1,184 @@
+//! Command-line definitions (clap derive) and the argument groups the subcommands share. No
+//! behaviour here: `main` parses, the `cmd` modules act.
+
+use crate::net::session::{Credentials, Secret};
+use crate::net::{ConnectOptions, Target, TlsOptions};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+const EXAMPLES: &str = "\
+Examples:
+  pop3test run --builtin                      run the conformance suite against the built-in server
+  pop3test run pop3://mail.example.org --user alice --password-env POP3_PASSWORD --report junit=pop3.xml
+  pop3test audit pop3://mail.example.org      is TLS really enforced? (STLS, injection, versions, certificate)
+  pop3test fuzz pop3://127.0.0.1:1110 --cases 10000 --seed 42
+  pop3test serve --listen 127.0.0.1:1110      reference server (add --defect NAME to break one rule)
+  pop3test session pop3://127.0.0.1:1110 --stls --user mrose --password-env PW
+  pop3test report render run.json --format html -o run.html
+  pop3test check scenarios/                   validate scenario files without a server
+
+Exit codes: 0 ok, 1 usage, 2 scenario file error, 3 tester could not run, 4 conformance failures,
+5 security findings at or above --fail-on.";
+
+/// Conformance tester, TLS-posture auditor and fuzzer for POP3 servers.
+#[derive(Debug, Parser)]
+#[command(name = "pop3test", version, about, after_help = EXAMPLES, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// Options every subcommand understands.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// More output (-v: transcripts of failures, -vv: every exchange).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less output (only the summary and errors).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Colour in terminal output (NO_COLOR is honoured by `auto`).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour stdout: `always`, or `auto` on a terminal without NO_COLOR.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            }
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Connect, optionally upgrade with STLS, log in, run STAT/LIST/UIDL and print the transcript.
+    /// Example: pop3test session pop3://127.0.0.1:1110 --stls --user mrose --password-env PW
+    Session(SessionArgs),
+}
+
+/// How to reach the server: timeouts and TLS verification.
+#[derive(Debug, Clone, Args)]
+pub struct ConnArgs {
+    /// Longest wait for any one step (connect, handshake, next byte of a reply), e.g. 10s, 500ms.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub timeout: Duration,
+    /// PEM file of CA certificates to trust instead of the built-in Mozilla roots.
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Do not verify the server's certificate (chain, name, dates). Sessions are still encrypted,
+    /// but a man in the middle would go unnoticed.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Name to send as SNI and to check the certificate against (default: the target's host).
+    #[arg(long, value_name = "NAME")]
+    pub server_name: Option<String>,
+}
+
+impl ConnArgs {
+    pub fn connect_options(&self) -> ConnectOptions {
+        if self.insecure {
+            eprintln!(
+                "warning: --insecure: server certificates are NOT verified (chain, host name and dates are ignored)"
+            );
+        }
+        ConnectOptions {
+            timeout: self.timeout,
+            response_deadline: self.timeout.max(Duration::from_secs(1)) * 6,
+            tls: TlsOptions {
+                ca_file: self.ca_file.clone(),
+                insecure: self.insecure,
+                server_name: self.server_name.clone(),
+            },
+            ..ConnectOptions::default()
+        }
+    }
+}
+
+/// Test credentials. The password never appears on the command line unless `--password` is used
+/// (which warns: it is visible in `ps` and shell history).
+#[derive(Debug, Clone, Args)]
+pub struct CredentialArgs {
+    /// User name of the test account.
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR", conflicts_with_all = ["password_file", "password"])]
+    pub password_env: Option<String>,
+    /// Read the password from the first line of this file.
+    #[arg(long, value_name = "FILE", conflicts_with = "password")]
+    pub password_file: Option<PathBuf>,
+    /// The password itself (discouraged: visible to other users in `ps`).
+    #[arg(long)]
+    pub password: Option<String>,
+}
+
+impl CredentialArgs {
+    /// Resolves the credentials; `Ok(None)` when no user was given.
+    pub fn resolve(&self) -> Result<Option<Credentials>, String> {
+        let password = if let Some(var) = &self.password_env {
+            Some(std::env::var(var).map_err(|_| format!("--password-env: environment variable `{var}` is not set"))?)
+        } else if let Some(path) = &self.password_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("--password-file: cannot read {}: {e}", path.display()))?;
+            Some(text.lines().next().unwrap_or_default().to_string())
+        } else if let Some(p) = &self.password {
+            eprintln!(
+                "warning: --password puts the secret in the process list; prefer --password-env or --password-file"
+            );
+            Some(p.clone())
+        } else {
+            None
+        };
+        match (&self.user, password) {
+            (Some(user), Some(pw)) => Ok(Some(Credentials { user: user.clone(), password: Secret::new(pw) })),
+            (Some(_), None) => Err("--user needs a password: --password-env VAR or --password-file FILE".into()),
+            (None, Some(_)) => Err("a password was given without --user".into()),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoginArg {
+    /// USER and PASS.
+    User,
+    /// APOP with the greeting's timestamp.
+    Apop,
+    /// AUTH PLAIN with an initial response.
+    Plain,
+    /// AUTH LOGIN.
+    Login,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SessionArgs {
+    /// pop3://host[:port] or pop3s://host[:port]
+    pub target: Target,
+    /// Upgrade with STLS before logging in.
+    #[arg(long)]
+    pub stls: bool,
+    /// Login method.
+    #[arg(long, value_enum, default_value_t = LoginArg::User)]
+    pub method: LoginArg,
+    #[command(flatten)]
+    pub creds: CredentialArgs,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}

@@ -1,0 +1,3 @@
+//! One module per subcommand: turn parsed arguments into library calls and an exit code.
+
+pub mod session;

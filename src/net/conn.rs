@@ -1,0 +1,446 @@
+//! The connection: the only code that owns a socket. It loops "decode → read more" over one
+//! buffer (mini-redis style), bounds every wait by a timeout and every response by the decoder's
+//! limits, upgrades to TLS on STLS, and records a redacted transcript of everything.
+
+use super::target::{Scheme, Target};
+use super::tls::{self, TlsInfo, TlsOptions, TlsSetupError};
+use crate::proto::{Command, DecodeError, Decoded, Decoder, Expect, Limits, Response};
+use crate::transcript::Transcript;
+use std::io;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, Instant};
+use tokio_rustls::client::TlsStream;
+
+/// Everything a connection needs to know, passed in.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Longest wait for any single step: connecting, the TLS handshake, or the next byte of a
+    /// response. Default 10 s: generous for a loaded server, short enough for CI.
+    pub timeout: Duration,
+    /// Longest time one whole response may take, however it trickles in (a server sending one byte
+    /// a second must not hold a test forever). Default 60 s.
+    pub response_deadline: Duration,
+    pub limits: Limits,
+    pub tls: TlsOptions,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            timeout: Duration::from_secs(10),
+            response_deadline: Duration::from_secs(60),
+            limits: Limits::default(),
+            tls: TlsOptions::default(),
+        }
+    }
+}
+
+/// Why the connection could not do what was asked. Kept apart from protocol violations: these
+/// are the tester's "could not run" (or the server vanished), not "the server answered wrongly".
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    #[error("cannot resolve {host}: {source}")]
+    Resolve { host: String, source: io::Error },
+    #[error("cannot connect to {addr}: {source}")]
+    Connect { addr: String, source: io::Error },
+    #[error("timed out after {after:?} waiting for {what}")]
+    Timeout { what: &'static str, after: Duration },
+    #[error("the server closed the connection {when}")]
+    Closed { when: &'static str, partial: Option<Box<Response>> },
+    #[error("connection reset by the server {when}")]
+    Reset { when: &'static str },
+    #[error("TLS handshake failed: {0}")]
+    Handshake(String),
+    #[error("TLS setup: {0}")]
+    TlsSetup(#[from] TlsSetupError),
+    #[error("response rejected: {0}")]
+    Decode(#[from] DecodeError),
+    #[error("I/O error: {0}")]
+    Io(io::Error),
+    #[error("{0}")]
+    Usage(&'static str),
+}
+
+impl NetError {
+    /// True when the server ended the connection (close or reset) rather than the tester failing.
+    pub fn is_disconnect(&self) -> bool {
+        matches!(self, NetError::Closed { .. } | NetError::Reset { .. })
+    }
+}
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Only between taking the TCP stream out for a TLS upgrade and putting the TLS one back.
+    Gone,
+}
+
+/// A POP3 connection (client side).
+pub struct Connection {
+    stream: Stream,
+    buf: Vec<u8>,
+    /// Start of unconsumed data in `buf`.
+    start: usize,
+    transcript: Transcript,
+    opts: ConnectOptions,
+    host: String,
+    tls: Option<TlsInfo>,
+    eof: bool,
+}
+
+impl Connection {
+    /// Opens TCP (and TLS for `pop3s`). Does not read the greeting: see [`Connection::greeting`].
+    pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Connection, NetError> {
+        let tcp = tcp_connect(target, opts.timeout).await?;
+        let mut conn = Connection {
+            stream: Stream::Plain(tcp),
+            buf: Vec::with_capacity(16 * 1024),
+            start: 0,
+            transcript: Transcript::new(),
+            opts: opts.clone(),
+            host: target.host.clone(),
+            tls: None,
+            eof: false,
+        };
+        conn.transcript.note(false, format!("connected to {}", target.authority()));
+        if target.scheme == Scheme::ImplicitTls {
+            conn.handshake().await?;
+        }
+        Ok(conn)
+    }
+
+    /// Reads the greeting (one status line).
+    pub async fn greeting(&mut self) -> Result<Response, NetError> {
+        self.read_response(Expect::SingleLine).await
+    }
+
+    /// Sends a command and reads its reply.
+    pub async fn command(&mut self, cmd: &Command) -> Result<Response, NetError> {
+        self.send(cmd).await?;
+        self.read_response(cmd.expect()).await
+    }
+
+    /// Writes one command.
+    pub async fn send(&mut self, cmd: &Command) -> Result<(), NetError> {
+        self.send_raw(&cmd.encode()).await
+    }
+
+    /// Writes several commands in one write and reads their replies in order (RFC 2449 §6.6).
+    pub async fn pipeline(&mut self, cmds: &[Command]) -> Result<Vec<Response>, NetError> {
+        let mut wire = Vec::with_capacity(cmds.len() * 16);
+        for c in cmds {
+            c.encode_into(&mut wire);
+        }
+        self.send_raw(&wire).await?;
+        let mut out = Vec::with_capacity(cmds.len());
+        for c in cmds {
+            out.push(self.read_response(c.expect()).await?);
+        }
+        Ok(out)
+    }
+
+    /// Writes exact bytes in one write (pipelining probes, injection probes, raw fuzz input).
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        let tls = self.is_tls();
+        self.transcript.client(tls, bytes);
+        let t = self.opts.timeout;
+        let res = match &mut self.stream {
+            Stream::Plain(s) => timeout(t, write_all(s, bytes)).await,
+            Stream::Tls(s) => timeout(t, write_all(s.as_mut(), bytes)).await,
+            Stream::Gone => return Err(NetError::Usage("connection is being upgraded")),
+        };
+        match res {
+            Err(_) => Err(NetError::Timeout { what: "the server to accept our data", after: t }),
+            Ok(Err(e)) => Err(self.io_error(e, "while we were writing")),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Reads one response framed as `expect`. Errors on timeout, disconnect or a resource limit;
+    /// grammar deviations come back inside the response as violations.
+    pub async fn read_response(&mut self, expect: Expect) -> Result<Response, NetError> {
+        let mut decoder = Decoder::new(expect, self.opts.limits);
+        self.read_with(&mut decoder).await
+    }
+
+    /// Reads one response with a prepared decoder (e.g. a CAPA or listing line rule).
+    pub async fn read_with(&mut self, decoder: &mut Decoder) -> Result<Response, NetError> {
+        let deadline = Instant::now() + self.opts.response_deadline;
+        loop {
+            match decoder.decode(&self.buf[self.start..]) {
+                Ok(Decoded::Complete(resp, used)) => {
+                    let tls = self.is_tls();
+                    self.transcript.server(tls, &self.buf[self.start..self.start + used]);
+                    self.consume(used);
+                    return Ok(resp);
+                }
+                Ok(Decoded::Incomplete) => {}
+                Err(e) => {
+                    self.record_pending();
+                    return Err(e.into());
+                }
+            }
+            if self.eof {
+                let partial = decoder.finish_eof(&self.buf[self.start..]).map(Box::new);
+                self.record_pending();
+                let when = if partial.is_some() { "in the middle of a multi-line response" } else { "before replying" };
+                return Err(NetError::Closed { when, partial });
+            }
+            let idle = self.opts.timeout.min(deadline.saturating_duration_since(Instant::now()));
+            match self.fill(idle).await {
+                Ok(_) => {}
+                Err(NetError::Timeout { .. }) => {
+                    self.record_pending();
+                    let what = if Instant::now() >= deadline { "the whole response" } else { "the server's reply" };
+                    return Err(NetError::Timeout { what, after: idle });
+                }
+                Err(e) => {
+                    self.record_pending();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Waits up to `dur` for unsolicited bytes. `Ok(None)`: silence (what a correct server does);
+    /// `Ok(Some(bytes))`: what arrived; a disconnect is reported as `Closed`.
+    pub async fn read_unsolicited(&mut self, dur: Duration) -> Result<Option<Vec<u8>>, NetError> {
+        if self.start < self.buf.len() {
+            let data = self.buf[self.start..].to_vec();
+            self.record_pending();
+            self.consume(data.len());
+            return Ok(Some(data));
+        }
+        if self.eof {
+            return Err(NetError::Closed { when: "while we waited", partial: None });
+        }
+        match self.fill(dur).await {
+            Ok(0) => Err(NetError::Closed { when: "while we waited", partial: None }),
+            Ok(_) => {
+                let data = self.buf[self.start..].to_vec();
+                self.record_pending();
+                self.consume(data.len());
+                Ok(Some(data))
+            }
+            Err(NetError::Timeout { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Bytes received but not yet consumed by a response (e.g. plaintext after `+OK` to STLS).
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Upgrades to TLS after the server's `+OK` to STLS (RFC 2595 §4). Bytes the server sent in
+    /// plaintext after the `+OK` are an error here (RFC 2595: TLS starts right after the CRLF);
+    /// probes that study them read [`Connection::buffered`] first.
+    pub async fn start_tls(&mut self) -> Result<(), NetError> {
+        if self.is_tls() {
+            return Err(NetError::Usage("TLS is already active"));
+        }
+        if !self.buffered().is_empty() {
+            let n = self.buffered().len();
+            self.record_pending();
+            self.transcript.note(false, format!("{n} plaintext octets after +OK to STLS, discarded"));
+            self.consume(n);
+        }
+        self.handshake().await
+    }
+
+    async fn handshake(&mut self) -> Result<(), NetError> {
+        let config = tls::client_config(&self.opts.tls)?;
+        let name = tls::server_name(&self.host, &self.opts.tls)?;
+        let Stream::Plain(tcp) = std::mem::replace(&mut self.stream, Stream::Gone) else {
+            return Err(NetError::Usage("TLS is already active"));
+        };
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let t = self.opts.timeout;
+        let stream = match timeout(t, connector.connect(name, tcp)).await {
+            Err(_) => return Err(NetError::Timeout { what: "the TLS handshake", after: t }),
+            Ok(Err(e)) => {
+                self.transcript.note(false, format!("TLS handshake failed: {e}"));
+                return Err(NetError::Handshake(describe_tls_error(&e)));
+            }
+            Ok(Ok(s)) => s,
+        };
+        let info = tls::info_of(stream.get_ref().1);
+        self.transcript.note(true, format!("TLS established: {} {}", info.version, info.cipher_suite));
+        self.tls = Some(info);
+        self.stream = Stream::Tls(Box::new(stream));
+        Ok(())
+    }
+
+    /// Sends QUIT (when `quit`), then closes: TLS close_notify first (RFC 8314 §... clean close).
+    pub async fn close(mut self, quit: bool) -> Transcript {
+        if quit && !self.eof {
+            let _ = self.command(&Command::Quit).await;
+        }
+        let _ = timeout(self.opts.timeout, async {
+            match &mut self.stream {
+                Stream::Plain(s) => s.shutdown().await,
+                Stream::Tls(s) => s.shutdown().await,
+                Stream::Gone => Ok(()),
+            }
+        })
+        .await;
+        self.transcript
+    }
+
+    /// Negotiated TLS parameters, once TLS is up.
+    pub fn tls_info(&self) -> Option<&TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
+    /// True once the server has closed its side.
+    pub fn is_eof(&self) -> bool {
+        self.eof && self.start == self.buf.len()
+    }
+
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    pub fn transcript_mut(&mut self) -> &mut Transcript {
+        &mut self.transcript
+    }
+
+    /// Adds a tester's remark to the transcript (marked TLS when the session is).
+    pub fn note(&mut self, text: impl Into<String>) {
+        let tls = self.is_tls();
+        self.transcript.note(tls, text);
+    }
+
+    /// Takes the underlying plain TCP stream and any buffered bytes (the TLS-version probes speak
+    /// raw TLS records after STLS). Fails when TLS is already active.
+    pub fn into_plain(mut self) -> Result<(TcpStream, Vec<u8>, Transcript), NetError> {
+        let rest = self.buf[self.start..].to_vec();
+        match std::mem::replace(&mut self.stream, Stream::Gone) {
+            Stream::Plain(s) => Ok((s, rest, self.transcript)),
+            _ => Err(NetError::Usage("TLS is already active")),
+        }
+    }
+
+    /// Reads once into the buffer, waiting at most `wait`. Returns the octets read (0 = EOF).
+    async fn fill(&mut self, wait: Duration) -> Result<usize, NetError> {
+        // Compact so the buffer does not grow with the session's length.
+        if self.start > 0 && (self.start == self.buf.len() || self.start > 64 * 1024) {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + 16 * 1024, 0);
+        let res = match &mut self.stream {
+            Stream::Plain(s) => timeout(wait, s.read(&mut self.buf[len..])).await,
+            Stream::Tls(s) => timeout(wait, s.read(&mut self.buf[len..])).await,
+            Stream::Gone => Ok(Ok(0)),
+        };
+        let n = match res {
+            Err(_) => {
+                self.buf.truncate(len);
+                return Err(NetError::Timeout { what: "data", after: wait });
+            }
+            Ok(Err(e)) => {
+                self.buf.truncate(len);
+                // A TLS peer closing without close_notify is an EOF for our purposes.
+                if e.kind() == io::ErrorKind::UnexpectedEof {
+                    0
+                } else {
+                    return Err(self.io_error(e, "while we were reading"));
+                }
+            }
+            Ok(Ok(n)) => n,
+        };
+        self.buf.truncate(len + n);
+        if n == 0 {
+            self.eof = true;
+            let tls = self.is_tls();
+            self.transcript.note(tls, "server closed the connection");
+        } else if let Stream::Plain(s) = &self.stream {
+            // Defeat delayed ACK on pipelined exchanges (perf-notes: 40 ms stalls).
+            let _ = socket2::SockRef::from(s).set_quickack(true);
+        }
+        Ok(n)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+    }
+
+    /// Records bytes that arrived but did not make a full response (before an error).
+    fn record_pending(&mut self) {
+        if self.start < self.buf.len() {
+            let tls = self.is_tls();
+            let pending = self.buf[self.start..].to_vec();
+            self.transcript.server(tls, &pending);
+        }
+    }
+
+    fn io_error(&mut self, e: io::Error, when: &'static str) -> NetError {
+        let tls = self.is_tls();
+        match e.kind() {
+            io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted | io::ErrorKind::BrokenPipe => {
+                self.eof = true;
+                self.transcript.note(tls, format!("connection reset {when}"));
+                NetError::Reset { when }
+            }
+            _ => NetError::Io(e),
+        }
+    }
+}
+
+async fn write_all<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> io::Result<()> {
+    s.write_all(bytes).await?;
+    s.flush().await
+}
+
+/// Resolves and connects, trying each address within the timeout.
+pub async fn tcp_connect(target: &Target, wait: Duration) -> Result<TcpStream, NetError> {
+    let authority = target.authority();
+    let addrs: Vec<_> = match timeout(wait, tokio::net::lookup_host(&authority)).await {
+        Err(_) => return Err(NetError::Timeout { what: "name resolution", after: wait }),
+        Ok(Err(source)) => return Err(NetError::Resolve { host: target.host.clone(), source }),
+        Ok(Ok(a)) => a.collect(),
+    };
+    let mut last = None;
+    for addr in addrs {
+        match timeout(wait, TcpStream::connect(addr)).await {
+            Err(_) => return Err(NetError::Timeout { what: "the TCP connection", after: wait }),
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = Some(e),
+        }
+    }
+    Err(NetError::Connect {
+        addr: authority,
+        source: last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")),
+    })
+}
+
+/// Turns a rustls handshake error into a sentence a user can act on.
+fn describe_tls_error(e: &io::Error) -> String {
+    let text = e.to_string();
+    if text.contains("UnknownIssuer") || text.contains("invalid peer certificate") {
+        format!("{text} — the certificate is not trusted; pass --ca-file with the server's CA, or --insecure to skip verification")
+    } else {
+        text
+    }
+}
+
+/// Generic helper for code that holds a raw stream (probes).
+pub async fn read_some<S: AsyncRead + Unpin>(s: &mut S, buf: &mut [u8], wait: Duration) -> Result<usize, NetError> {
+    match timeout(wait, s.read(buf)).await {
+        Err(_) => Err(NetError::Timeout { what: "data", after: wait }),
+        Ok(Err(e)) if e.kind() == io::ErrorKind::ConnectionReset => Err(NetError::Reset { when: "while reading" }),
+        Ok(Err(e)) => Err(NetError::Io(e)),
+        Ok(Ok(n)) => Ok(n),
+    }
+}
