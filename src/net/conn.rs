@@ -185,6 +185,7 @@ impl Connection {
             if self.eof {
                 let partial = decoder.finish_eof(&self.buf[self.start..]).map(Box::new);
                 self.record_pending();
+                self.start = self.buf.len();
                 let when = if partial.is_some() { "in the middle of a multi-line response" } else { "before replying" };
                 return Err(NetError::Closed { when, partial });
             }

@@ -160,3 +160,138 @@ pub async fn login(
     };
     Ok(LoginOutcome { response, steps })
 }
+
+/// When to upgrade with STLS before logging in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum StlsPolicy {
+    /// Never (cleartext login, or an implicit-TLS target).
+    Never,
+    /// When CAPA advertises STLS (what a careful client does).
+    #[default]
+    Auto,
+    /// Always; a refused STLS is an error.
+    Always,
+}
+
+/// A session opened by [`open`]: greeting read, CAPA read, upgraded and logged in as asked.
+pub struct Opened {
+    pub conn: Connection,
+    pub greeting: Response,
+    /// The greeting's APOP timestamp, if any.
+    pub timestamp: Option<String>,
+    /// CAPA as first seen (before TLS, unless the target is implicit TLS).
+    pub capa_initial: Capabilities,
+    /// CAPA in the current state (after STLS when upgraded; before login).
+    pub capa: Capabilities,
+    /// Every violation seen so far (greeting, CAPA, login replies).
+    pub violations: Vec<Violation>,
+    pub logged_in: bool,
+}
+
+/// Why [`open`] could not give a session.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("the greeting was not +OK: {0}")]
+    BadGreeting(String),
+    #[error("STLS refused: {0}")]
+    StlsRefused(String),
+    #[error("login refused ({method}): {text}")]
+    LoginRefused { method: &'static str, text: String },
+    #[error("this needs credentials: pass --user and --password-env")]
+    NoCredentials,
+}
+
+/// Bounded retry budget for logins answered `[IN-USE]`, `[LOGIN-DELAY]` or `[SYS/TEMP]`: servers
+/// lock maildrops and rate-limit logins, and a test must neither fail on that nor wait minutes.
+pub const LOGIN_RETRIES: u32 = 4;
+
+/// Connects, reads greeting and CAPA, upgrades per `policy`, and logs in with USER/PASS (or
+/// AUTH PLAIN when USER is not offered but SASL PLAIN is) when `login` is set. Retries transient
+/// refusals within [`LOGIN_RETRIES`] with doubling backoff from 100 ms.
+pub async fn open(
+    target: &super::Target,
+    opts: &super::ConnectOptions,
+    creds: Option<&Credentials>,
+    policy: StlsPolicy,
+    login: bool,
+) -> Result<Opened, OpenError> {
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        match open_once(target, opts, creds, policy, login).await {
+            Err(OpenError::LoginRefused { method, text }) if attempt < LOGIN_RETRIES && is_transient(&text) => {
+                let _ = method;
+                attempt += 1;
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn is_transient(text: &str) -> bool {
+    crate::proto::RespCode::parse_prefix(text)
+        .is_some_and(|c| c.is("IN-USE") || c.is("LOGIN-DELAY") || c.is("SYS/TEMP"))
+}
+
+async fn open_once(
+    target: &super::Target,
+    opts: &super::ConnectOptions,
+    creds: Option<&Credentials>,
+    policy: StlsPolicy,
+    login_wanted: bool,
+) -> Result<Opened, OpenError> {
+    if login_wanted && creds.is_none() {
+        return Err(OpenError::NoCredentials);
+    }
+    let mut conn = Connection::connect(target, opts).await?;
+    let (greeting, timestamp) = greeting(&mut conn).await?;
+    let mut violations = greeting.violations.clone();
+    if !greeting.is_ok() {
+        return Err(OpenError::BadGreeting(greeting.text));
+    }
+    let (capa_initial, r, v) = capa(&mut conn).await?;
+    violations.extend(v);
+    violations.extend(r.violations);
+    let mut caps = capa_initial.clone();
+    let upgrade = !conn.is_tls()
+        && match policy {
+            StlsPolicy::Never => false,
+            StlsPolicy::Auto => capa_initial.has("STLS"),
+            StlsPolicy::Always => true,
+        };
+    if upgrade {
+        let r = stls(&mut conn).await?;
+        violations.extend(r.violations.clone());
+        if !r.is_ok() {
+            return Err(OpenError::StlsRefused(r.text));
+        }
+        let (c, r, v) = capa(&mut conn).await?;
+        violations.extend(v);
+        violations.extend(r.violations);
+        caps = c;
+    }
+    let mut opened =
+        Opened { conn, greeting, timestamp, capa_initial, capa: caps, violations, logged_in: false };
+    if login_wanted {
+        let creds = creds.ok_or(OpenError::NoCredentials)?;
+        let method = if !opened.capa.has("USER") && opened.capa.has_sasl("PLAIN") {
+            LoginMethod::SaslPlain
+        } else {
+            LoginMethod::UserPass
+        };
+        let outcome = login(&mut opened.conn, creds, method, opened.timestamp.as_deref()).await?;
+        for s in &outcome.steps {
+            opened.violations.extend(s.violations.clone());
+        }
+        opened.violations.extend(outcome.response.violations.clone());
+        if !outcome.ok() {
+            return Err(OpenError::LoginRefused { method: method.name(), text: outcome.response.text });
+        }
+        opened.logged_in = true;
+    }
+    Ok(opened)
+}
