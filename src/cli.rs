@@ -71,6 +71,9 @@ pub enum Commands {
     /// Connect, optionally upgrade with STLS, log in, run STAT/LIST/UIDL and print the transcript.
     /// Example: pop3test session pop3://127.0.0.1:1110 --stls --user mrose --password-env PW
     Session(SessionArgs),
+    /// Re-render a saved JSON run, or compare several servers side by side.
+    /// Example: pop3test report render run.json --format html -o run.html
+    Report(ReportArgs),
 }
 
 /// How to reach the server: timeouts and TLS verification.
@@ -181,4 +184,37 @@ pub struct SessionArgs {
     pub creds: CredentialArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    #[command(subcommand)]
+    pub command: ReportCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReportCommand {
+    /// Render a saved JSON report in another format (stdout unless -o).
+    /// Example: pop3test report render run.json --format html -o run.html
+    Render {
+        /// A report written with --report json=FILE.
+        input: PathBuf,
+        /// table, json, junit, sarif, markdown or html.
+        #[arg(long, short = 'f')]
+        format: crate::report::Format,
+        /// Write here (atomically) instead of stdout.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+    },
+    /// Several servers' results side by side (check x server).
+    /// Example: pop3test report matrix a.json b.json --html matrix.html
+    Matrix {
+        /// JSON reports, one per server.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        #[arg(long)]
+        html: Option<PathBuf>,
+        #[arg(long)]
+        markdown: Option<PathBuf>,
+    },
 }

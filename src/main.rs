@@ -21,6 +21,7 @@ fn main() {
     let code = runtime.block_on(async move {
         match cli.command {
             Commands::Session(args) => cmd::session::main(args, &cli.global).await,
+            Commands::Report(args) => cmd::report::main(args, &cli.global),
         }
     });
     std::process::exit(code);

@@ -49,10 +49,8 @@ pub fn check_unique_id(uid: &str) -> Result<(), Violation> {
         Some("is empty".to_string())
     } else if uid.len() > 70 {
         Some(format!("is {} characters long (limit 70)", uid.len()))
-    } else if let Some(b) = uid.bytes().find(|b| !(0x21..=0x7e).contains(b)) {
-        Some(format!("contains octet 0x{b:02x} outside 0x21-0x7E"))
     } else {
-        None
+        uid.bytes().find(|b| !(0x21..=0x7e).contains(b)).map(|b| format!("contains octet 0x{b:02x} outside 0x21-0x7E"))
     };
     match reason {
         Some(reason) => Err(Violation::InvalidUniqueId { uid: uid.to_string(), reason }),

@@ -79,7 +79,7 @@ pub fn default_messages() -> Vec<Vec<u8>> {
     let mut i = 0usize;
     while large.len() < 1024 * 1024 {
         i += 1;
-        if i % 97 == 0 {
+        if i.is_multiple_of(97) {
             large.push_str(".stuffed line in a large body\n");
         } else {
             large.push_str(&format!("{i:08} The quick brown fox jumps over the lazy dog.\n"));

@@ -1,0 +1,176 @@
+//! What every audit probe shares: the bounds it runs under ([`Waits`]), the target and credentials
+//! ([`Ctx`]), and the few exchanges each probe repeats — connect and read the greeting, upgrade with
+//! STLS while collecting any plaintext the server sends after its `+OK`, and close without ever
+//! waiting longer than a bounded time for a QUIT reply.
+
+use crate::net::session::Credentials;
+use crate::net::{ConnectOptions, Connection, NetError, Scheme, Target};
+use crate::proto::{apop, Command, Response};
+use crate::transcript::Transcript;
+use std::time::Duration;
+use tokio::time::timeout;
+
+/// Every bound the audit uses, passed in. The defaults keep a loopback audit near one second while
+/// leaving real servers room: the only waits a correct server makes us sit through are `quiet`
+/// (injection probes listen for data that must not come) and `peek` (plaintext after `+OK`).
+#[derive(Debug, Clone)]
+pub struct Waits {
+    /// Longest wait for any one step: connect, handshake, the next byte of a reply (`--timeout`).
+    pub step: Duration,
+    /// How long an injection probe listens inside TLS for replies to commands it never sent there.
+    /// 400 ms: a server that runs the injected command answers in well under a millisecond on
+    /// loopback and within one round trip elsewhere; the wait only has to exceed that.
+    pub quiet: Duration,
+    /// How long to listen for plaintext after the `+OK` to STLS before starting the handshake
+    /// (A09). A server that sends extra plaintext sends it together with the `+OK`; 250 ms
+    /// covers a second write on a slow link.
+    pub peek: Duration,
+    /// Longest one login attempt may take: servers delay replies after failed logins (seconds),
+    /// and the audit must not spend minutes there.
+    pub attempt: Duration,
+    /// Longest all cleartext login attempts together may take (they run concurrently).
+    pub login_budget: Duration,
+    /// Greetings compared for APOP timestamp reuse (A17).
+    pub greetings: usize,
+}
+
+impl Waits {
+    /// Bounds derived from the per-step timeout.
+    pub fn from_step(step: Duration) -> Waits {
+        Waits {
+            step,
+            quiet: Duration::from_millis(400),
+            peek: Duration::from_millis(250),
+            attempt: step,
+            login_budget: step * 2,
+            greetings: 4,
+        }
+    }
+}
+
+impl Default for Waits {
+    fn default() -> Self {
+        Waits::from_step(Duration::from_secs(10))
+    }
+}
+
+/// Where and how the probes connect.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// The plain (STLS) port: `pop3://host:port`.
+    pub target: Target,
+    /// The implicit-TLS port, unless disabled.
+    pub implicit: Option<Target>,
+    /// Connection options for probe sessions. Certificates are accepted whatever they are so that
+    /// every probe reaches the server; A12 judges the certificate on its own.
+    pub opts: ConnectOptions,
+    pub creds: Option<Credentials>,
+    pub waits: Waits,
+}
+
+impl Ctx {
+    pub fn new(target: Target, implicit: Option<Target>, creds: Option<Credentials>, waits: Waits) -> Ctx {
+        let mut opts = ConnectOptions {
+            timeout: waits.step,
+            response_deadline: waits.step.max(Duration::from_secs(1)) * 3,
+            ..ConnectOptions::default()
+        };
+        opts.tls.insecure = true;
+        Ctx { target, implicit, opts, creds, waits }
+    }
+
+    /// The implicit-TLS twin on `port`.
+    pub fn implicit_on(target: &Target, port: u16) -> Target {
+        target.with(Scheme::ImplicitTls, port)
+    }
+}
+
+/// A connection with its greeting read.
+pub struct Greeted {
+    pub conn: Connection,
+    pub greeting: Response,
+    /// The greeting's APOP timestamp.
+    pub timestamp: Option<String>,
+}
+
+/// Connects and reads the greeting. A non-`+OK` greeting is returned, not an error: callers decide.
+pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Greeted, NetError> {
+    let mut conn = Connection::connect(target, opts).await?;
+    let greeting = conn.greeting().await?;
+    let timestamp = apop::greeting_timestamp(&greeting.text).map(str::to_string);
+    Ok(Greeted { conn, greeting, timestamp })
+}
+
+/// How an STLS upgrade went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Upgrade {
+    /// STLS was answered with something other than `+OK`.
+    Refused,
+    /// `+OK`, then TLS. `plaintext`: bytes that came after the `+OK` before the handshake.
+    Done { plaintext: Vec<u8> },
+    /// `+OK`, but no TLS session: handshake failure, timeout or the server hung up.
+    Failed { plaintext: Vec<u8>, error: String },
+}
+
+impl Upgrade {
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Upgrade::Done { .. })
+    }
+}
+
+/// Sends STLS and, on `+OK`, listens `peek` for plaintext the server should not send, then
+/// handshakes. Reads are bounded: at most 16 chunks of plaintext are collected.
+pub async fn upgrade(conn: &mut Connection, peek: Duration) -> Result<Upgrade, NetError> {
+    let reply = conn.command(&Command::Stls).await?;
+    if !reply.is_ok() {
+        return Ok(Upgrade::Refused);
+    }
+    let mut plaintext = Vec::new();
+    let mut wait = if conn.buffered().is_empty() { peek } else { Duration::ZERO };
+    for _ in 0..16 {
+        if wait.is_zero() && conn.buffered().is_empty() {
+            break;
+        }
+        match conn.read_unsolicited(wait).await {
+            Ok(Some(bytes)) => plaintext.extend_from_slice(&bytes),
+            Ok(None) => break,
+            Err(e) if e.is_disconnect() => {
+                return Ok(Upgrade::Failed { plaintext, error: "the server closed the connection after +OK".into() })
+            }
+            Err(e) => return Err(e),
+        }
+        wait = peek;
+    }
+    match conn.start_tls().await {
+        Ok(()) => Ok(Upgrade::Done { plaintext }),
+        Err(e @ (NetError::Handshake(_) | NetError::Timeout { .. } | NetError::Closed { .. } | NetError::Reset { .. })) => {
+            Ok(Upgrade::Failed { plaintext, error: e.to_string() })
+        }
+        Err(NetError::Io(e)) => Ok(Upgrade::Failed { plaintext, error: e.to_string() }),
+        Err(e) => Err(e),
+    }
+}
+
+/// Ends a probe session: QUIT (when asked and the server is still there), its reply awaited for
+/// at most `wait`, then a clean close. Returns the transcript.
+pub async fn finish(mut conn: Connection, quit: bool, wait: Duration) -> Transcript {
+    if quit && !conn.is_eof() {
+        let _ = timeout(wait, conn.command(&Command::Quit)).await;
+    }
+    conn.close(false).await
+}
+
+/// How long QUIT replies are awaited on the way out: they carry no evidence anyone needs.
+pub const QUIT_WAIT: Duration = Duration::from_millis(500);
+
+/// Runs `fut` for at most `limit`, turning the deadline into a [`NetError::Timeout`].
+pub async fn bounded<T>(
+    limit: Duration,
+    what: &'static str,
+    fut: impl std::future::Future<Output = Result<T, NetError>>,
+) -> Result<T, NetError> {
+    match timeout(limit, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(NetError::Timeout { what, after: limit }),
+    }
+}

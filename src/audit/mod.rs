@@ -1,0 +1,3 @@
+pub mod cert;
+pub mod ciphers;
+pub mod tls_versions;
