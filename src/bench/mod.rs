@@ -6,6 +6,7 @@
 
 pub mod parse;
 pub mod raw;
+pub mod run;
 
 use serde::Serialize;
 

@@ -1,0 +1,192 @@
+//! The benchmark's sequence: start the built-in server (and use Dovecot when its script left it
+//! running), measure the raw limit, then pop3test on the same server, and report ratios.
+
+use super::{parse, raw, rss_mib, BenchReport};
+use crate::net::session::{self, Credentials, Secret, StlsPolicy};
+use crate::net::{ConnectOptions, Target};
+use crate::proto::Command;
+use crate::server::{self, ServerConfig};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// How big a run is. `scale = 1.0` is the full benchmark (about a minute); the test suite uses
+/// 0.01 to check the benchmark works and its output is well-formed.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    pub scale: f64,
+    /// Concurrent connections for the "N connections" rows.
+    pub conns: usize,
+    /// A real server to measure too: plain target (cleartext login allowed), user, password.
+    pub dovecot: Option<(Target, String, String)>,
+}
+
+impl Default for BenchConfig {
+    fn default() -> Self {
+        BenchConfig { scale: 1.0, conns: 8, dovecot: None }
+    }
+}
+
+impl BenchConfig {
+    fn n(&self, full: usize) -> usize {
+        ((full as f64 * self.scale) as usize).max(2)
+    }
+}
+
+/// Users for the concurrent rows: one per connection, since maildrops are locked per user.
+fn bench_users(n: usize) -> Vec<(String, String)> {
+    (0..n).map(|i| (format!("bench{i}"), format!("pw{i}"))).collect()
+}
+
+/// Runs everything and returns the report (the caller prints and saves it).
+pub async fn run(config: &BenchConfig) -> BenchReport {
+    let mut rep = BenchReport {
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        started_at: crate::results::now_rfc3339(),
+        scale: config.scale,
+        rows: Vec::new(),
+    };
+    let server = server::spawn(ServerConfig {
+        allow_cleartext: true,
+        users: bench_users(config.conns.max(1)),
+        ..ServerConfig::default()
+    })
+    .await
+    .expect("built-in server");
+    let users = bench_users(config.conns.max(1));
+    let opts = server.connect_options();
+    measure_server(&mut rep, config, "built-in", server.addr, &server.plain_target(), &opts, &users).await;
+    if let Some(tls) = server.tls_addr {
+        let n = config.n(300);
+        let hs = raw::tls_handshake_rate(tls, &server.ca_pem, n).await;
+        rep.push("built-in", "raw TLS handshakes (+greeting)", hs, "/s");
+    }
+    if let Some((target, user, pass)) = &config.dovecot {
+        if let Ok(addr) = resolve(target).await {
+            let users = vec![(user.clone(), pass.clone())];
+            let opts = ConnectOptions::default();
+            measure_server(&mut rep, &BenchConfig { conns: 1, ..config.clone() }, "dovecot", addr, target, &opts, &users)
+                .await;
+        }
+    }
+    server.shutdown().await;
+    measure_parser(&mut rep, config);
+    let (peak, now) = rss_mib();
+    rep.push("process", "peak RSS of the benchmark process", peak, "MiB");
+    rep.push("process", "RSS at the end", now, "MiB");
+    rep
+}
+
+async fn resolve(t: &Target) -> std::io::Result<SocketAddr> {
+    tokio::net::lookup_host(t.authority()).await?.next().ok_or_else(|| std::io::Error::other("no address"))
+}
+
+/// Raw limit and pop3test's connection layer on one server.
+async fn measure_server(
+    rep: &mut BenchReport,
+    config: &BenchConfig,
+    group: &str,
+    addr: SocketAddr,
+    target: &Target,
+    opts: &ConnectOptions,
+    users: &[(String, String)],
+) {
+    let per = config.n(20_000);
+    let (u0, p0) = &users[0];
+    let raw1 = raw::noop_rate(addr, u0, p0, 1, per).await;
+    rep.push(group, "raw NOOP round trips, 1 connection", raw1, "/s");
+    let ours1 = pop3test_noop_rate(target, opts, &users[..1], per).await;
+    rep.push(group, "pop3test NOOP round trips, 1 connection", ours1, "/s").ratio_at_least(
+        ours1 / raw1,
+        0.9,
+        ">= 0.90 of raw (engine overhead <= 10%)",
+    );
+    if users.len() > 1 {
+        let per_n = (per / users.len()).max(2);
+        let rawn = raw_noop_rate_users(addr, users, per_n).await;
+        rep.push(group, &format!("raw NOOP round trips, {} connections", users.len()), rawn, "/s");
+        let oursn = pop3test_noop_rate(target, opts, users, per_n).await;
+        rep.push(group, &format!("pop3test NOOP round trips, {} connections", users.len()), oursn, "/s")
+            .ratio_at_least(oursn / rawn, 0.9, ">= 0.90 of raw");
+    }
+    let batches = config.n(500);
+    let piped = raw::pipelined_rate(addr, u0, p0, 64, batches).await;
+    rep.push(group, "raw pipelined NOOPs (batches of 64)", piped, "/s");
+    let ours_piped = pop3test_pipelined_rate(target, opts, &users[0], 64, batches).await;
+    rep.push(group, "pop3test pipelined NOOPs (batches of 64)", ours_piped, "/s").ratio = Some(ours_piped / piped);
+    let sessions = raw::session_rate(addr, u0, p0, config.n(1000)).await;
+    rep.push(group, "raw fresh sessions (connect+greeting+login+QUIT)", sessions, "/s");
+}
+
+async fn raw_noop_rate_users(addr: SocketAddr, users: &[(String, String)], per: usize) -> f64 {
+    let mut set = tokio::task::JoinSet::new();
+    for (u, p) in users.iter().cloned() {
+        set.spawn(async move {
+            let mut c = raw::RawConn::login(addr, &u, &p).await.expect("raw login");
+            let t = Instant::now();
+            for _ in 0..per {
+                c.noop().await.expect("noop");
+            }
+            let took = t.elapsed();
+            c.quit().await;
+            took
+        });
+    }
+    let mut busiest = std::time::Duration::ZERO;
+    while let Some(t) = set.join_next().await {
+        busiest = busiest.max(t.expect("join"));
+    }
+    (users.len() * per) as f64 / busiest.as_secs_f64()
+}
+
+/// NOOP round trips through pop3test's own connection (decoder, transcript, timeouts).
+async fn pop3test_noop_rate(target: &Target, opts: &ConnectOptions, users: &[(String, String)], per: usize) -> f64 {
+    let mut set = tokio::task::JoinSet::new();
+    for (u, p) in users.iter().cloned() {
+        let (target, opts) = (target.clone(), opts.clone());
+        set.spawn(async move {
+            let creds = Credentials { user: u, password: Secret::new(p) };
+            let mut s = session::open(&target, &opts, Some(&creds), StlsPolicy::Never, true).await.expect("login");
+            let t = Instant::now();
+            for _ in 0..per {
+                s.conn.command(&Command::Noop).await.expect("noop");
+            }
+            let took = t.elapsed();
+            s.conn.close(true).await;
+            took
+        });
+    }
+    let mut busiest = std::time::Duration::ZERO;
+    while let Some(t) = set.join_next().await {
+        busiest = busiest.max(t.expect("join"));
+    }
+    (users.len() * per) as f64 / busiest.as_secs_f64()
+}
+
+async fn pop3test_pipelined_rate(
+    target: &Target,
+    opts: &ConnectOptions,
+    user: &(String, String),
+    batch: usize,
+    batches: usize,
+) -> f64 {
+    let creds = Credentials { user: user.0.clone(), password: Secret::new(user.1.clone()) };
+    let mut s = session::open(target, opts, Some(&creds), StlsPolicy::Never, true).await.expect("login");
+    let cmds = vec![Command::Noop; batch];
+    let t = Instant::now();
+    for _ in 0..batches {
+        s.conn.pipeline(&cmds).await.expect("pipeline");
+    }
+    let rate = (batch * batches) as f64 / t.elapsed().as_secs_f64();
+    s.conn.close(true).await;
+    rate
+}
+
+fn measure_parser(rep: &mut BenchReport, config: &BenchConfig) {
+    let size = ((64.0 * 1024.0 * 1024.0 * config.scale) as usize).max(64 * 1024);
+    let wire = parse::large_reply(size);
+    let rounds = 3;
+    let whole = parse::throughput(&wire, rounds, None);
+    rep.push("parser", "RETR body with byte-stuffing, decoded whole", whole, "MB/s").at_least(1000.0, ">= 1000 MB/s");
+    let chunked = parse::throughput(&wire, rounds, Some(16 * 1024));
+    rep.push("parser", "same, fed in 16 KiB reads", chunked, "MB/s").at_least(1000.0, ">= 1000 MB/s");
+}
