@@ -74,6 +74,22 @@ pub enum Commands {
     /// Re-render a saved JSON run, or compare several servers side by side.
     /// Example: pop3test report render run.json --format html -o run.html
     Report(ReportArgs),
+    /// Run the reference POP3 server (correct by default; --defect NAME breaks one rule).
+    /// Example: pop3test serve --listen 127.0.0.1:1110 --tls-listen 127.0.0.1:1995 --defect stls-injection
+    Serve(crate::server::ServeArgs),
+    /// Run the conformance suite (YAML scenarios and Rust checks); no target: the built-in server.
+    /// Example: pop3test run pop3://mail.example.org --user alice --password-env PW --report junit=pop3.xml
+    Run(crate::runner::cli::RunArgs),
+    /// Validate scenario files without a server (rustc-style diagnostics; exit 2 on errors).
+    /// Example: pop3test check scenarios/
+    Check(crate::runner::cli::CheckArgs),
+    /// Fuzz a server: stateful, shrinking, replayable; findings saved as scenario files.
+    /// Example: pop3test fuzz pop3://127.0.0.1:1110 --cases 10000 --seed 42 --user mrose --password-env PW
+    Fuzz(crate::fuzz::FuzzArgs),
+    /// Audit the TLS posture: is TLS really enforced? (STLS, injection, cleartext login, versions,
+    /// certificates; findings A01-A17 and a verdict line.)
+    /// Example: pop3test audit pop3://mail.example.org --user alice --password-env PW --report sarif=audit.sarif
+    Audit(crate::audit::AuditArgs),
 }
 
 /// How to reach the server: timeouts and TLS verification.

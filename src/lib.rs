@@ -7,12 +7,18 @@
 //! - `scenario`, `checks`, `runner`, `audit`, `fuzz`: the three jobs;
 //! - [`results`] and `report`: one results model, every output rendered from it.
 
+pub mod audit;
+pub mod bench;
+pub mod checks;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
+pub mod fuzz;
 pub mod net;
 pub mod proto;
 pub mod report;
 pub mod results;
+pub mod runner;
+pub mod scenario;
 pub mod server;
 pub mod transcript;

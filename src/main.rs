@@ -22,6 +22,11 @@ fn main() {
         match cli.command {
             Commands::Session(args) => cmd::session::main(args, &cli.global).await,
             Commands::Report(args) => cmd::report::main(args, &cli.global),
+            Commands::Serve(args) => cmd::serve::main(args, &cli.global).await,
+            Commands::Run(args) => cmd::run::main(args, &cli.global).await,
+            Commands::Check(args) => cmd::check::main(args, &cli.global),
+            Commands::Fuzz(args) => cmd::fuzz::main(args, &cli.global).await,
+            Commands::Audit(args) => cmd::audit::main(args, &cli.global).await,
         }
     });
     std::process::exit(code);

@@ -9,7 +9,7 @@ use pop3test::proto::{Command, DecodeError, Limits, Status, Violation};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, AsyncBufReadExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A self-signed certificate for localhost/127.0.0.1, and a temp file with it (the CA file).
@@ -183,7 +183,11 @@ async fn stls_upgrade_then_commands_inside_tls() {
     })
     .await;
     let opts = ConnectOptions {
-        tls: TlsOptions { ca_file: Some(cert.ca_file.path().into()), insecure: false, server_name: Some("localhost".into()) },
+        tls: TlsOptions {
+            ca_file: Some(cert.ca_file.path().into()),
+            insecure: false,
+            server_name: Some("localhost".into()),
+        },
         ..quick(2000)
     };
     let mut c = Connection::connect(&target(addr, Scheme::Plain), &opts).await.unwrap();
@@ -237,7 +241,10 @@ async fn ten_megabytes_without_crlf_hits_the_line_bound() {
         quick(2000),
     )
     .await;
-    assert!(matches!(err, NetError::Decode(DecodeError::LineTooLong { limit }) if limit == Limits::default().max_line), "{err:?}");
+    assert!(
+        matches!(err, NetError::Decode(DecodeError::LineTooLong { limit }) if limit == Limits::default().max_line),
+        "{err:?}"
+    );
     assert!(took < Duration::from_secs(3));
 }
 
@@ -309,7 +316,11 @@ async fn trickling_server_is_cut_by_the_response_deadline() {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         },
-        ConnectOptions { timeout: Duration::from_millis(200), response_deadline: Duration::from_millis(600), ..Default::default() },
+        ConnectOptions {
+            timeout: Duration::from_millis(200),
+            response_deadline: Duration::from_millis(600),
+            ..Default::default()
+        },
     )
     .await;
     assert!(matches!(err, NetError::Timeout { what: "the whole response", .. }), "{err:?}");

@@ -7,6 +7,8 @@ use crate::net::session::Credentials;
 use crate::net::{ConnectOptions, Connection, NetError, Scheme, Target};
 use crate::proto::{apop, Command, Response};
 use crate::transcript::Transcript;
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 use tokio::time::timeout;
 
@@ -28,7 +30,8 @@ pub struct Waits {
     /// Longest one login attempt may take: servers delay replies after failed logins (seconds),
     /// and the audit must not spend minutes there.
     pub attempt: Duration,
-    /// Longest all cleartext login attempts together may take (they run concurrently).
+    /// Longest a series of login attempts may take together: the concurrent cleartext attempts,
+    /// the control login's sequential fallbacks, the A07 retries each share it.
     pub login_budget: Duration,
     /// Greetings compared for APOP timestamp reuse (A17).
     pub greetings: usize,
@@ -143,9 +146,9 @@ pub async fn upgrade(conn: &mut Connection, peek: Duration) -> Result<Upgrade, N
     }
     match conn.start_tls().await {
         Ok(()) => Ok(Upgrade::Done { plaintext }),
-        Err(e @ (NetError::Handshake(_) | NetError::Timeout { .. } | NetError::Closed { .. } | NetError::Reset { .. })) => {
-            Ok(Upgrade::Failed { plaintext, error: e.to_string() })
-        }
+        Err(
+            e @ (NetError::Handshake(_) | NetError::Timeout { .. } | NetError::Closed { .. } | NetError::Reset { .. }),
+        ) => Ok(Upgrade::Failed { plaintext, error: e.to_string() }),
         Err(NetError::Io(e)) => Ok(Upgrade::Failed { plaintext, error: e.to_string() }),
         Err(e) => Err(e),
     }
@@ -167,10 +170,35 @@ pub const QUIT_WAIT: Duration = Duration::from_millis(500);
 pub async fn bounded<T>(
     limit: Duration,
     what: &'static str,
-    fut: impl std::future::Future<Output = Result<T, NetError>>,
+    fut: impl Future<Output = Result<T, NetError>>,
 ) -> Result<T, NetError> {
     match timeout(limit, fut).await {
         Ok(r) => r,
         Err(_) => Err(NetError::Timeout { what, after: limit }),
     }
+}
+
+/// Awaits futures concurrently on the current task (they may borrow: no `'static` needed, unlike
+/// a `JoinSet`), returning their outputs in order. The caller bounds the list's length.
+pub async fn join_all<F: Future>(futs: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (slot, f) in out.iter_mut().zip(pinned.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *slot = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    out.into_iter().flatten().collect()
 }

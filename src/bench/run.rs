@@ -64,8 +64,16 @@ pub async fn run(config: &BenchConfig) -> BenchReport {
         if let Ok(addr) = resolve(target).await {
             let users = vec![(user.clone(), pass.clone())];
             let opts = ConnectOptions::default();
-            measure_server(&mut rep, &BenchConfig { conns: 1, ..config.clone() }, "dovecot", addr, target, &opts, &users)
-                .await;
+            measure_server(
+                &mut rep,
+                &BenchConfig { conns: 1, ..config.clone() },
+                "dovecot",
+                addr,
+                target,
+                &opts,
+                &users,
+            )
+            .await;
         }
     }
     server.shutdown().await;

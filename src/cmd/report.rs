@@ -36,8 +36,10 @@ fn run(args: ReportArgs, global: &GlobalArgs) -> Result<i32, String> {
             if html.is_none() && markdown.is_none() {
                 return Err("report matrix: say where to write it: --html FILE and/or --markdown FILE".into());
             }
-            let reports =
-                inputs.iter().map(|p| report::load_json(p).map_err(|e| e.to_string())).collect::<Result<Vec<_>, _>>()?;
+            let reports = inputs
+                .iter()
+                .map(|p| report::load_json(p).map_err(|e| e.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
             if let Some(path) = html {
                 report::write_atomic(&path, report::matrix_html(&reports).as_bytes())
                     .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -274,8 +274,7 @@ async fn open_once(
         violations.extend(r.violations);
         caps = c;
     }
-    let mut opened =
-        Opened { conn, greeting, timestamp, capa_initial, capa: caps, violations, logged_in: false };
+    let mut opened = Opened { conn, greeting, timestamp, capa_initial, capa: caps, violations, logged_in: false };
     if login_wanted {
         let creds = creds.ok_or(OpenError::NoCredentials)?;
         let method = if !opened.capa.has("USER") && opened.capa.has_sasl("PLAIN") {

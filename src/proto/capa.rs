@@ -159,7 +159,9 @@ pub fn parse_line(line: &str) -> Result<Capability, Capability> {
         "STLS" => no_args(Capability::Stls),
         "AUTH-RESP-CODE" => no_args(Capability::AuthRespCode),
         "LANG" => no_args(Capability::Lang),
-        "SASL" if !args.is_empty() => Ok(Capability::Sasl(args.iter().map(|a| a.to_ascii_uppercase()).collect())),
+        // RFC 2449 §9: `capability = capa-tag *(SP param)`; a bare `SASL` lists no mechanism
+        // usable now (Dovecot sends it before TLS when cleartext is refused): not malformed.
+        "SASL" => Ok(Capability::Sasl(args.iter().map(|a| a.to_ascii_uppercase()).collect())),
         "IMPLEMENTATION" => Ok(Capability::Implementation(args.join(" "))),
         "LOGIN-DELAY" if args.len() <= 2 => {
             let seconds = args.first().and_then(|a| super::command::parse_number(a));
@@ -185,7 +187,7 @@ pub fn parse_line(line: &str) -> Result<Capability, Capability> {
         },
         // Known tags with the wrong shape (e.g. `SASL` without mechanisms, `EXPIRENEVER` is
         // merely unknown) are malformed; unknown tags are fine (RFC 2449 §5: extensible).
-        "SASL" | "LOGIN-DELAY" | "EXPIRE" | "UTF8" => Err(other()),
+        "LOGIN-DELAY" | "EXPIRE" | "UTF8" => Err(other()),
         n if n.starts_with("EXPIRE") || n.starts_with("LOGIN-DELAY") => Err(other()),
         _ => Ok(other()),
     }
@@ -241,10 +243,16 @@ mod tests {
     }
 
     #[test]
+    fn bare_sasl_is_an_empty_mechanism_list() {
+        let (caps, v) = parse(&["SASL"]);
+        assert!(v.is_empty());
+        assert_eq!(caps.list, vec![Capability::Sasl(vec![])]);
+        assert!(!caps.has_sasl("PLAIN"));
+    }
+
+    #[test]
     fn malformed_capability_lines_are_violations() {
-        for line in
-            ["EXPIRENEVER", "EXPIRE soon", "LOGIN-DELAY", "LOGIN-DELAY x", "SASL", "TOP 1", "UTF8 ALL", "UIDL  "]
-        {
+        for line in ["EXPIRENEVER", "EXPIRE soon", "LOGIN-DELAY", "LOGIN-DELAY x", "TOP 1", "UTF8 ALL", "UIDL  "] {
             let (_, v) = parse(&[line]);
             assert_eq!(v, vec![Violation::MalformedCapability { line: line.into() }], "{line}");
         }

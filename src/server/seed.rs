@@ -98,7 +98,9 @@ pub fn write_maildir(dir: &Path) -> io::Result<()> {
     for (i, msg) in default_messages().iter().enumerate() {
         // Maildir files use LF line ends on disk; Dovecot and our reader add CR on the wire.
         let lf: Vec<u8> = strip_cr(msg);
-        let name = format!("{}.M{}P1.pop3test,S={}:2,", 1_700_000_000 + i as u64, i + 1, msg.len());
+        // Maildir++ size fields: `S=` is the size on disk (LF), `W=` the RFC 822 size with CRLF.
+        // Dovecot trusts both; a wrong `S=` makes it fail the session.
+        let name = format!("{}.M{}P1.pop3test,S={},W={}:2,", 1_700_000_000 + i as u64, i + 1, lf.len(), msg.len());
         std::fs::write(dir.join("cur").join(name), lf)?;
     }
     Ok(())

@@ -1,0 +1,140 @@
+//! `pop3test fuzz`: builds the run from the arguments (starting the built-in server when asked),
+//! runs it with a progress display, renders the report and maps it to an exit code.
+
+use crate::cli::GlobalArgs;
+use crate::exit;
+use crate::fuzz::{run, Env, FuzzArgs, FuzzConfig, Progress};
+use crate::net::session::{Credentials, Secret};
+use crate::net::Target;
+use crate::report::{self, Format, RenderOptions};
+use crate::server::{self, Defect, ServerConfig};
+use std::io::IsTerminal;
+use std::time::Duration;
+
+/// Runs the subcommand; returns the exit code.
+pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
+    let mut server_handle = None;
+    let (target, mut opts, creds) = if args.builtin {
+        let mut defects = server::DefectSet::none();
+        for name in &args.defects {
+            match name.parse::<Defect>() {
+                Ok(d) => defects = defects.with(d),
+                Err(e) => {
+                    eprintln!("error: --defect: {e}");
+                    return exit::USAGE;
+                }
+            }
+        }
+        let handle = match server::spawn(ServerConfig { defects, ..ServerConfig::default() }).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("error: cannot start the built-in server: {e}");
+                return exit::TESTER_ERROR;
+            }
+        };
+        let creds = Credentials {
+            user: server::seed::DEFAULT_USER.into(),
+            password: Secret::new(server::seed::DEFAULT_PASSWORD),
+        };
+        let out = (handle.plain_target(), handle.connect_options(), Some(creds));
+        server_handle = Some(handle);
+        out
+    } else {
+        let Some(target) = args.target.clone() else {
+            eprintln!("error: give a TARGET or --builtin");
+            return exit::USAGE;
+        };
+        if !args.i_own_this_server {
+            if let Err(e) = ensure_loopback(&target).await {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        }
+        let creds = match args.creds.resolve() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        };
+        (target, args.conn.connect_options(), creds)
+    };
+    opts.timeout = args.conn.timeout;
+    opts.response_deadline = args.conn.timeout.max(Duration::from_secs(1)) * 6;
+    let mut contexts = args.state.contexts();
+    if creds.is_none() {
+        contexts.retain(|c| !c.needs_login());
+        if contexts.is_empty() {
+            eprintln!("error: --state transaction needs credentials: --user and --password-env");
+            return exit::USAGE;
+        }
+    }
+    let seed = args.seed.unwrap_or_else(rand::random);
+    eprintln!("fuzz: {target}, seed {seed} (reproduce with --seed {seed} --jobs {})", args.jobs);
+    let mut env = Env { target: target.clone(), opts, creds, settle: Duration::from_millis(250) };
+    // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
+    let t0 = std::time::Instant::now();
+    if !crate::fuzz::exec::alive(&env).await {
+        eprintln!("error: {target} does not greet: is the server running?");
+        return exit::TESTER_ERROR;
+    }
+    env.settle = (t0.elapsed() * 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
+    let mut cfg = FuzzConfig::new(env, seed);
+    cfg.cases = match (args.cases, args.duration) {
+        (None, Some(_)) => None,
+        (n, _) => Some(n.unwrap_or(10_000)),
+    };
+    cfg.duration = args.duration;
+    cfg.jobs = args.jobs.max(1);
+    cfg.contexts = contexts;
+    cfg.logins = args.logins.max(1);
+    cfg.out = Some(args.out.clone());
+    cfg.progress = if global.quiet {
+        Progress::Off
+    } else if std::io::stderr().is_terminal() {
+        Progress::Bar
+    } else {
+        Progress::Lines
+    };
+    let cancel = cfg.cancel.clone();
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let outcome = run(cfg).await;
+    ctrl_c.abort();
+    let report = outcome.to_report(&target.to_string());
+    if !global.quiet {
+        let opts = RenderOptions { color: global.color.enabled(), width: None };
+        if let Ok(bytes) = report::render(Format::Table, &report, &opts) {
+            print!("{}", String::from_utf8_lossy(&bytes));
+        }
+    }
+    eprintln!("fuzz: {}", outcome.summary());
+    if let Err(e) = report::write_all(&args.reports, &report) {
+        eprintln!("error: {e}");
+        return exit::TESTER_ERROR;
+    }
+    if let Some(h) = server_handle {
+        h.shutdown().await;
+    }
+    report.exit_code(Some(args.fail_on))
+}
+
+/// Refuses targets that resolve to anything but loopback: fuzzing someone else's server is an
+/// attack unless its owner asked for it (`--i-own-this-server`).
+async fn ensure_loopback(target: &Target) -> Result<(), String> {
+    let addrs: Vec<_> = tokio::net::lookup_host(target.authority())
+        .await
+        .map_err(|e| format!("cannot resolve {}: {e}", target.host))?
+        .collect();
+    if !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{target} is not on this machine; fuzzing sends malformed input that may crash it. \
+             Pass --i-own-this-server if you own it or may test it"
+        ))
+    }
+}

@@ -1,0 +1,179 @@
+//! `pop3test run`: the conformance suite (YAML scenarios and Rust checks) against a server or the
+//! built-in reference server. Loads and selects, probes the server, runs, prints the terminal
+//! table, writes the reports and returns `Report::exit_code`.
+
+use crate::cli::GlobalArgs;
+use crate::exit;
+use crate::proto::Violation;
+use crate::report::{self, Format, RenderOptions};
+use crate::results::{Report, RunKind};
+use crate::runner::{self, cli::RunArgs, select::Selection, Item, Reseed};
+use crate::scenario::diag::did_you_mean;
+use crate::scenario::{builtin, exec::Env};
+use crate::server::{self, DefectSet, ServerConfig};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Runs the subcommand; returns the exit code.
+pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
+    for a in &args.allow {
+        if !Violation::NAMES.contains(&a.as_str()) {
+            let hint = did_you_mean(a, Violation::NAMES.iter().copied()).map(|h| format!(" (did you mean `{h}`?)"));
+            eprintln!("error: --allow: unknown violation `{a}`{}", hint.unwrap_or_default());
+            eprintln!("       known: {}", Violation::NAMES.join(", "));
+            return exit::USAGE;
+        }
+    }
+    let Some(items) = load_items(&args) else { return exit::SCENARIO_ERROR };
+    let selection = Selection::new(&args.only, &args.skip);
+    let items: Vec<Item> = items.into_iter().filter(|i| selection.includes(&i.info())).collect();
+    if args.list {
+        print!("{}", list(&items));
+        return exit::OK;
+    }
+    if items.is_empty() {
+        eprintln!("error: no check matches the --only/--skip selection");
+        return exit::USAGE;
+    }
+    let creds = match args.creds.resolve() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let builtin_server = args.builtin || args.target.is_none();
+    let mut server_handle = None;
+    let (mut env, reseed) = if builtin_server {
+        let defects = match DefectSet::parse_list(&args.defect.join(",")) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("error: --defect: {e}");
+                return exit::USAGE;
+            }
+        };
+        let handle = match server::spawn(ServerConfig { defects, ..ServerConfig::default() }).await {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                eprintln!("error: cannot start the built-in server: {e}");
+                return exit::TESTER_ERROR;
+            }
+        };
+        let (env, reseed) = runner::builtin_env(&handle, args.conn.timeout, creds);
+        server_handle = Some(handle);
+        (env, Some(reseed))
+    } else {
+        let target = args.target.clone().expect("checked above");
+        let mut env = Env::new(target, args.conn.connect_options());
+        env.tls_target = args.tls_target.clone();
+        env.creds = creds;
+        env.destructive_denied = match (args.destructive, &args.reseed) {
+            (true, Some(_)) => None,
+            (true, None) => {
+                Some("--destructive needs --reseed CMD to restore the maildrop before each destructive check".into())
+            }
+            (false, _) => Some("deletes mail: run with --destructive --reseed CMD to include it".into()),
+        };
+        (env, args.reseed.clone().map(Reseed::Command))
+    };
+    env.stls = args.stls;
+    env.allow = args.allow.clone();
+
+    let mut report = Report::new(RunKind::Run, target_label(&env, builtin_server));
+    let clock = Instant::now();
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\ninterrupted: stopping; the report will hold the results so far (incomplete)");
+            let _ = cancel_tx.send(true);
+        }
+    });
+    let outcome = runner::run_suite(items, env, args.jobs.into(), reseed, cancel_rx).await;
+    report.server = outcome.server;
+    report.results = outcome.results;
+    report.incomplete = outcome.incomplete;
+    ctrl_c.abort();
+    report.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
+    if let Some(h) = server_handle {
+        if let Ok(h) = Arc::try_unwrap(h) {
+            h.shutdown().await;
+        }
+    }
+    if !global.quiet {
+        let opts = RenderOptions { color: global.color.enabled(), width: terminal_width() };
+        match report::render(Format::Table, &report, &opts) {
+            Ok(bytes) => print!("{}", String::from_utf8_lossy(&bytes)),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    if let Err(e) = report::write_all(&args.reports, &report) {
+        eprintln!("error: {e}");
+        return exit::TESTER_ERROR;
+    }
+    let code = report.exit_code(args.fail_on.0);
+    if report.incomplete && code == exit::OK {
+        // An interrupted run proved nothing about the checks it never ran.
+        eprintln!("error: the run was interrupted; results are incomplete");
+        return exit::TESTER_ERROR;
+    }
+    code
+}
+
+fn target_label(env: &Env, builtin: bool) -> String {
+    let scheme = match env.target.scheme {
+        crate::net::Scheme::Plain => "pop3",
+        crate::net::Scheme::ImplicitTls => "pop3s",
+    };
+    let url = format!("{scheme}://{}", env.target.authority());
+    if builtin {
+        format!("{url} (built-in server)")
+    } else {
+        url
+    }
+}
+
+fn terminal_width() -> Option<usize> {
+    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
+}
+
+/// The scenarios (built-in or `--scenarios`) and the Rust checks. `None` after printing file
+/// errors.
+fn load_items(args: &RunArgs) -> Option<Vec<Item>> {
+    let (scenarios, bad) = if args.scenarios.is_empty() {
+        builtin::load_all()
+    } else {
+        match builtin::load_paths(&args.scenarios) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return None;
+            }
+        }
+    };
+    if !bad.is_empty() {
+        for b in &bad {
+            for d in &b.diagnostics {
+                eprintln!("{}", d.render(&b.source));
+            }
+        }
+        eprintln!("error: {} scenario file(s) are invalid; `pop3test check` shows the same diagnostics", bad.len());
+        return None;
+    }
+    Some(runner::items_of(scenarios))
+}
+
+/// `--list`: the catalogue as a table.
+fn list(items: &[Item]) -> String {
+    let mut t = comfy_table::Table::new();
+    t.load_preset(comfy_table::presets::NOTHING);
+    t.set_header(["id", "requirements", "RFC", "tags", "needs"]);
+    for i in items {
+        let i = i.info();
+        let mut needs = i.requires.clone();
+        if i.destructive && !needs.iter().any(|n| n == "destructive") {
+            needs.push("destructive".into());
+        }
+        t.add_row([i.id, i.requirements.join(" "), i.rfc_refs.join(", "), i.tags.join(" "), needs.join(" ")]);
+    }
+    format!("{t}\n{} checks\n", items.len())
+}

@@ -1,0 +1,483 @@
+//! The session driver: reaches a [`Context`], runs cases on the open session, reads every reply
+//! with the framing the model predicts and turns what it sees into [`Candidate`] findings.
+//!
+//! Two speeds. *Fast* (fuzzing): one write per chunk, one read per reply, no waiting beyond the
+//! reply itself; cases whose reply count a server may choose (bare LF, over-long lines) are
+//! followed by a CAPA whose known reply marks where their replies end. *Careful* (replays that
+//! confirm and shrink a finding): before the last case the driver also waits a quiet `settle`
+//! window, so a server that closed after the *previous* reply is told apart from one that closed
+//! because of this input.
+
+use super::case::{keyword_of, Case};
+use super::model::{Context, Model, Must, Prediction};
+use super::oracle::{Candidate, Oracle, Reason};
+use crate::net::session::{self as s, Credentials, OpenError, StlsPolicy};
+use crate::net::{ConnectOptions, Connection, NetError, Target};
+use crate::proto::listing::{parse_stat, scan_listings, unique_id_listings};
+use crate::proto::{Command, Expect, Response, Status, Violation};
+use crate::transcript::Entry;
+use std::time::Duration;
+
+/// What every session needs, passed in.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub target: Target,
+    /// `timeout` is the hang threshold: the longest wait for one reply.
+    pub opts: ConnectOptions,
+    pub creds: Option<Credentials>,
+    /// Careful mode's quiet window (see the module doc).
+    pub settle: Duration,
+}
+
+/// Why a context could not be reached.
+#[derive(Debug)]
+pub enum SetupError {
+    /// No connection or no greeting: the server may be down.
+    Down(String),
+    /// Connected, but this context is not reachable (no STLS, login refused, maildrop locked).
+    Unavailable(String),
+}
+
+/// What one case did to the session.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub candidate: Option<Candidate>,
+    /// False when the session must be replaced (closed, hung, or its state is no longer known).
+    pub alive: bool,
+    /// The server closed right after a `-ERR` (the text of that reply, the errors in a row).
+    pub closed_after_err: Option<(String, u32)>,
+}
+
+/// An open session and its model.
+pub struct Session {
+    conn: Connection,
+    pub model: Model,
+    pub context: Context,
+    /// First line of the CAPA body, when CAPA works: marks the end of a sync (see module doc).
+    capa_mark: Option<String>,
+    pub did_stls: bool,
+    last_err: Option<String>,
+    pub consecutive_errors: u32,
+    /// Violations seen while reaching the context (greeting, CAPA, login).
+    pub setup_violations: Vec<Violation>,
+}
+
+impl Session {
+    /// Connects and reaches `context`.
+    pub async fn open(env: &Env, context: Context) -> Result<Session, SetupError> {
+        let login = context.needs_login();
+        let policy = match context {
+            Context::Authorization => StlsPolicy::Never,
+            Context::AfterStls => StlsPolicy::Always,
+            _ => StlsPolicy::Auto,
+        };
+        let opened = match s::open(&env.target, &env.opts, env.creds.as_ref(), policy, login).await {
+            Ok(o) => o,
+            Err(OpenError::Net(
+                e @ (NetError::Connect { .. }
+                | NetError::Resolve { .. }
+                | NetError::Timeout { .. }
+                | NetError::Closed { .. }
+                | NetError::Reset { .. }),
+            )) => return Err(SetupError::Down(e.to_string())),
+            Err(OpenError::BadGreeting(t)) => return Err(SetupError::Down(format!("greeting was not +OK: {t}"))),
+            Err(e) => return Err(SetupError::Unavailable(e.to_string())),
+        };
+        let did_stls = opened.conn.is_tls() && env.target.scheme == crate::net::Scheme::Plain;
+        let capa_mark = opened.capa.lines.first().cloned();
+        let mut model = Model::new(context.state(), opened.conn.is_tls());
+        if let Some(c) = &env.creds {
+            model.user = Some(c.user.clone());
+            model.password = Some(c.password.expose().to_string());
+        }
+        let mut session = Session {
+            conn: opened.conn,
+            model,
+            context,
+            capa_mark,
+            did_stls,
+            last_err: None,
+            consecutive_errors: 0,
+            setup_violations: opened.violations,
+        };
+        let unavailable = |e: NetError| SetupError::Unavailable(e.to_string());
+        match context {
+            Context::AfterUser => {
+                let user = env.creds.as_ref().map_or("mrose", |c| c.user.as_str()).to_string();
+                let r = session.conn.command(&Command::User(user.clone())).await.map_err(unavailable)?;
+                if !r.is_ok() {
+                    return Err(SetupError::Unavailable(format!("USER refused: {}", r.text)));
+                }
+                session.model.after_user = Some(user);
+            }
+            Context::Transaction | Context::AfterDele => {
+                let r = session.conn.command(&Command::List(None)).await.map_err(unavailable)?;
+                let sizes: Vec<u64> =
+                    r.body.as_ref().map(|b| scan_listings(b).0.iter().map(|l| l.octets).collect()).unwrap_or_default();
+                session.model.set_maildrop(sizes);
+                let r = session.conn.command(&Command::Uidl(None)).await.map_err(unavailable)?;
+                session.model.uids =
+                    r.body.as_ref().map(|b| unique_id_listings(b).0.into_iter().map(|l| l.uid).collect());
+                if context == Context::AfterDele {
+                    if session.model.sizes.is_empty() {
+                        return Err(SetupError::Unavailable("the maildrop is empty: nothing to DELE".into()));
+                    }
+                    let r = session.conn.command(&Command::Dele(1)).await.map_err(unavailable)?;
+                    session.model.apply(b"DELE 1\r\n", r.status);
+                }
+            }
+            _ => {}
+        }
+        if context.needs_login() {
+            session.refresh_capa_mark().await;
+        }
+        session.conn.transcript_mut().take();
+        Ok(session)
+    }
+
+    /// CAPA changes with TLS and login: re-read the line that marks the end of a sync.
+    async fn refresh_capa_mark(&mut self) {
+        self.capa_mark = match s::capa(&mut self.conn).await {
+            Ok((caps, r, _)) if r.is_ok() => caps.lines.first().cloned(),
+            _ => None,
+        };
+    }
+
+    /// Drops the connection without QUIT (RFC 1939 §6: a session ended this way deletes nothing).
+    pub fn abandon(self) -> Vec<Entry> {
+        let mut conn = self.conn;
+        conn.transcript_mut().take()
+    }
+
+    /// The transcript since the last call, emptied (keeps memory flat over long sessions).
+    pub fn take_transcript(&mut self) -> Vec<Entry> {
+        self.conn.transcript_mut().take()
+    }
+
+    /// Sends a command that resets a server's error count (NOOP in TRANSACTION, CAPA before it).
+    pub async fn reset_error_count(&mut self) -> bool {
+        let cmd =
+            if self.model.state == crate::proto::SessionState::Transaction { Command::Noop } else { Command::Capa };
+        match self.conn.command(&cmd).await {
+            Ok(r) if r.is_ok() => {
+                self.consecutive_errors = 0;
+                self.last_err = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Runs one case. `careful`: check first that the session is still open (see module doc).
+    pub async fn run(&mut self, env: &Env, case: &Case, careful: bool) -> Outcome {
+        if careful {
+            if self.conn.read_unsolicited(env.settle).await.is_err() {
+                return self.closed(&case.keyword());
+            }
+            // Still open: a close from here on is this case's doing, whatever came before.
+            self.last_err = None;
+        }
+        let lines = case.lines();
+        if !case.is_framed() {
+            return self.run_loose(env, case, &lines, careful).await;
+        }
+        let mut answered = 0;
+        let mut completed = 0;
+        for chunk in &case.chunks {
+            if chunk.after_replies {
+                while answered < completed {
+                    if let Some(o) = self.answer(&lines[answered]).await {
+                        return o;
+                    }
+                    answered += 1;
+                }
+            }
+            if let Err(e) = self.conn.send_raw(&chunk.bytes).await {
+                return self.net_error(e, &keyword_of(&chunk.bytes), false);
+            }
+            completed += chunk.bytes.iter().filter(|&&b| b == b'\n').count();
+        }
+        while answered < completed {
+            if let Some(o) = self.answer(&lines[answered]).await {
+                return o;
+            }
+            answered += 1;
+        }
+        self.finish_sasl().await
+    }
+
+    /// Reads and judges the reply to one framed line. `Some` ends the case.
+    async fn answer(&mut self, line: &[u8]) -> Option<Outcome> {
+        let p = self.model.predict(line);
+        let tls_before = self.model.tls;
+        let resp = match self.conn.read_response(p.expect).await {
+            Ok(r) => r,
+            Err(e) => return Some(self.net_error(e, &keyword_of(line), p.may_close)),
+        };
+        let candidate = judge(&self.model, line, &p, &resp);
+        self.note_status(&resp);
+        self.model.apply(line, resp.status);
+        if let Some(c) = candidate {
+            let alive = !c.oracle.kills_session() && c.reason == Reason::None;
+            return Some(Outcome { candidate: Some(c), alive, closed_after_err: None });
+        }
+        if self.model.state == crate::proto::SessionState::Closed {
+            return Some(Outcome { alive: false, ..Outcome::default() });
+        }
+        if !tls_before && self.model.tls {
+            if self.conn.start_tls().await.is_err() {
+                return Some(Outcome { alive: false, ..Outcome::default() });
+            }
+            self.refresh_capa_mark().await;
+        }
+        None
+    }
+
+    /// After the case: a still-open AUTH exchange is cancelled with `*` (RFC 5034 §4).
+    async fn finish_sasl(&mut self) -> Outcome {
+        let mut rounds = 0;
+        while self.model.in_sasl && rounds < 3 {
+            rounds += 1;
+            if let Err(e) = self.conn.send_raw(b"*\r\n").await {
+                return self.net_error(e, "AUTH", false);
+            }
+            if let Some(o) = self.answer(b"*\r\n").await {
+                return o;
+            }
+        }
+        Outcome { alive: !self.model.in_sasl, ..Outcome::default() }
+    }
+
+    /// Cases whose reply count the server may choose: send, then sync on a CAPA (careful mode, or
+    /// a server without CAPA: first read whatever arrives until a quiet window).
+    async fn run_loose(&mut self, env: &Env, case: &Case, lines: &[Vec<u8>], careful: bool) -> Outcome {
+        let keyword = case.keyword();
+        // Whatever the server made of these lines, none of them is the PASS after a USER.
+        self.model.after_user = None;
+        for chunk in &case.chunks {
+            if let Err(e) = self.conn.send_raw(&chunk.bytes).await {
+                return self.net_error(e, &keyword, false);
+            }
+        }
+        let mut replies: Vec<Response> = Vec::new();
+        if careful || self.capa_mark.is_none() {
+            let mut buf = Vec::new();
+            for _ in 0..64 {
+                match self.conn.read_unsolicited(env.settle).await {
+                    Ok(Some(b)) => buf.extend_from_slice(&b),
+                    Ok(None) => break,
+                    Err(_) => {
+                        for r in split_replies(&buf) {
+                            self.note_status(&r);
+                        }
+                        return self.closed(&keyword);
+                    }
+                }
+            }
+            replies.extend(split_replies(&buf));
+        }
+        match self.sync(lines.len() + 4, &mut replies).await {
+            Ok(()) => {}
+            Err(NetError::Usage(_)) => return Outcome::default(),
+            Err(e) => {
+                for r in &replies {
+                    self.note_status(r);
+                }
+                return self.net_error(e, &keyword, false);
+            }
+        }
+        let mut outcome = Outcome { alive: true, ..Outcome::default() };
+        for r in &replies {
+            self.note_status(r);
+            if r.is_ok() {
+                // A line of the case was accepted: its effect is unknown, start afresh.
+                outcome.alive = false;
+            }
+            if outcome.candidate.is_none() {
+                if let Some(v) = r.violations.iter().find(|v| !matches!(v, Violation::UnexpectedContinuation)) {
+                    outcome.candidate = Some(violation(v, &keyword));
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Sends CAPA and reads replies until CAPA's own (recognised by its first line). Replies
+    /// before it belong to the case. Without CAPA: one NOOP-or-CAPA round trip proves liveness.
+    async fn sync(&mut self, max: usize, replies: &mut Vec<Response>) -> Result<(), NetError> {
+        self.conn.send_raw(b"CAPA\r\n").await?;
+        let Some(mark) = self.capa_mark.clone() else {
+            let r = self.conn.read_response(Expect::MultiLine).await?;
+            replies.push(r);
+            return Ok(());
+        };
+        for _ in 0..max {
+            let r = self.conn.read_response(Expect::MultiLine).await?;
+            match &r.body {
+                Some(b) if b.lines().next().is_some_and(|l| l == mark.as_bytes()) => return Ok(()),
+                Some(b) if b.lines().any(|l| l == mark.as_bytes()) => {
+                    // A stale single-line +OK swallowed CAPA's reply as its "body".
+                    replies.push(Response { body: None, ..r });
+                    return Ok(());
+                }
+                _ => {
+                    if r.status == Status::Continue {
+                        // Our CAPA went into an AUTH exchange: cancel it and sync again.
+                        self.conn.send_raw(b"*\r\nCAPA\r\n").await?;
+                    }
+                    replies.push(r);
+                }
+            }
+        }
+        Err(NetError::Usage("lost track of the replies: starting a new session"))
+    }
+
+    fn note_status(&mut self, r: &Response) {
+        if r.is_err() {
+            self.consecutive_errors += 1;
+            self.last_err = Some(r.text.clone());
+        } else if r.status != Status::Continue {
+            self.consecutive_errors = 0;
+            self.last_err = None;
+        }
+    }
+
+    /// The connection ended. After a `-ERR` that is (maybe) policy; otherwise a crash.
+    fn closed(&mut self, keyword: &str) -> Outcome {
+        if let Some(text) = self.last_err.clone() {
+            let detail = format!("the server closed the connection right after `-ERR {text}`");
+            let c = Candidate::new(Oracle::Policy, keyword, detail);
+            return Outcome {
+                candidate: Some(c),
+                alive: false,
+                closed_after_err: Some((text, self.consecutive_errors)),
+            };
+        }
+        let c = Candidate::new(Oracle::Crash, keyword, "the connection was closed or reset without a reply");
+        Outcome { candidate: Some(c), alive: false, closed_after_err: None }
+    }
+
+    fn net_error(&mut self, e: NetError, keyword: &str, may_close: bool) -> Outcome {
+        match e {
+            NetError::Closed { .. } | NetError::Reset { .. } | NetError::Io(_) if may_close => Outcome::default(),
+            NetError::Closed { .. } | NetError::Reset { .. } | NetError::Io(_) => self.closed(keyword),
+            NetError::Timeout { after, .. } => {
+                let detail = format!("no reply within {after:?}; the connection stayed open");
+                Outcome { candidate: Some(Candidate::new(Oracle::Hang, keyword, detail)), ..Outcome::default() }
+            }
+            NetError::Decode(d) => {
+                let v = Violation::LineTooLong { len: 0, limit: 512 };
+                let mut c = violation(&v, keyword);
+                c.detail = format!("reply rejected: {d}");
+                Outcome { candidate: Some(c), ..Outcome::default() }
+            }
+            other => {
+                let c = Candidate::new(Oracle::Crash, keyword, format!("the session failed: {other}"));
+                Outcome { candidate: Some(c), ..Outcome::default() }
+            }
+        }
+    }
+
+    /// STAT (and UIDL, when it worked at login) against the model: the state-damage oracle.
+    pub async fn check_state(&mut self) -> Result<Option<Candidate>, NetError> {
+        if self.model.state != crate::proto::SessionState::Transaction || self.model.in_sasl {
+            return Ok(None);
+        }
+        let r = self.conn.command(&Command::Stat).await?;
+        let want = self.model.expected_stat();
+        match parse_stat(&r.text) {
+            Ok(got) if r.is_ok() && got != want => {
+                return Ok(Some(stat_damage(got, want)));
+            }
+            _ => {}
+        }
+        let Some(uids) = self.model.uids.clone() else { return Ok(None) };
+        let r = self.conn.command(&Command::Uidl(None)).await?;
+        let Some(body) = &r.body else { return Ok(None) };
+        for l in unique_id_listings(body).0 {
+            let known = self.model.message(l.msg).ok().and_then(|i| uids.get(i));
+            if known.is_some_and(|u| *u != l.uid) {
+                let detail = format!(
+                    "UIDL of message {} changed within the session: `{}` became `{}`",
+                    l.msg,
+                    known.map_or("", |u| u),
+                    l.uid
+                );
+                return Ok(Some(Candidate::new(Oracle::StateDamage, "UIDL", detail)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Judges one reply against the model's prediction: wrong answer first, then grammar.
+pub fn judge(model: &Model, line: &[u8], p: &Prediction, resp: &Response) -> Option<Candidate> {
+    let keyword = keyword_of(line);
+    let shown = crate::transcript::printable(line, 80);
+    let wrong = |reason: Reason, got: &str| Candidate {
+        reason,
+        ..Candidate::new(
+            Oracle::WrongAnswer,
+            keyword.clone(),
+            format!("`{shown}` got {got}; expected {}", reason.expected()),
+        )
+    };
+    match (p.must, resp.status) {
+        (Must::Err | Must::NotOk, Status::Ok) => return Some(wrong(p.reason, &format!("`+OK {}`", resp.text))),
+        (Must::Err, Status::Continue) if p.expect == Expect::Sasl => return Some(wrong(p.reason, "a continuation")),
+        (Must::Ok, Status::Err) => return Some(wrong(Reason::RefusedValid, &format!("`-ERR {}`", resp.text))),
+        _ => {}
+    }
+    if let Some(v) = resp.violations.first() {
+        return Some(violation(v, &keyword));
+    }
+    if resp.is_ok() && keyword == "STAT" && model.state == crate::proto::SessionState::Transaction {
+        if let Ok(got) = parse_stat(&resp.text) {
+            let want = model.expected_stat();
+            if got != want {
+                return Some(stat_damage(got, want));
+            }
+        }
+    }
+    None
+}
+
+fn stat_damage(got: (u64, u64), want: (u64, u64)) -> Candidate {
+    let detail = format!("STAT says {} {} but the session should have {} {}", got.0, got.1, want.0, want.1);
+    Candidate { expected_stat: Some(want), ..Candidate::new(Oracle::StateDamage, "STAT", detail) }
+}
+
+fn violation(v: &Violation, keyword: &str) -> Candidate {
+    Candidate {
+        violation: Some(v.clone()),
+        ..Candidate::new(Oracle::Violation, keyword, format!("[{}] {v}", v.requirement()))
+    }
+}
+
+/// Splits raw reply bytes into single-line responses (quiet-window reading).
+fn split_replies(buf: &[u8]) -> Vec<Response> {
+    let mut out = Vec::new();
+    let mut rest = buf;
+    while !rest.is_empty() && out.len() < 256 {
+        match crate::proto::response::decode(rest, Expect::SingleLine, crate::proto::Limits::default()) {
+            Ok(crate::proto::Decoded::Complete(r, used)) => {
+                out.push(r);
+                rest = &rest[used..];
+            }
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Greets and leaves: the liveness oracle.
+pub async fn alive(env: &Env) -> bool {
+    match Connection::connect(&env.target, &env.opts).await {
+        Ok(mut c) => {
+            let ok = matches!(c.greeting().await, Ok(g) if g.is_ok());
+            let _ = c.close(ok).await;
+            ok
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,556 @@
+//! The run: `jobs` workers, each on its own thread and single-threaded tokio runtime (value trees
+//! are not `Send`), each keeping one session open for as many cases as the server allows. Worker
+//! `w` runs cases `w, w + jobs, w + 2·jobs...`, each generated from the run seed and its index, so
+//! the same seed and `--jobs` replay the same run. Findings are deduplicated by key across
+//! workers; the worker that finds one first confirms, shrinks and exports it while the others go on.
+
+use super::case::Case;
+use super::exec::{alive, Env, Session, SetupError};
+use super::export;
+use super::model::Context;
+use super::oracle::{announces_close, Candidate, FindingKey, Oracle};
+use super::outcome::{Finding, FuzzOutcome, Progress, Regression};
+use super::shrink::{self, Budget, Repro, ShrinkStats};
+use crate::proto::{SessionState, Violation};
+use proptest::strategy::ValueTree;
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Everything a run needs, passed in.
+#[derive(Debug, Clone)]
+pub struct FuzzConfig {
+    pub env: Env,
+    pub seed: u64,
+    /// Stop after this many cases (all workers together); `None` with `duration` only.
+    pub cases: Option<u64>,
+    pub duration: Option<Duration>,
+    pub jobs: usize,
+    pub contexts: Vec<Context>,
+    /// Where reproducers go (and where saved ones are replayed from first); `None`: nowhere.
+    pub out: Option<PathBuf>,
+    pub progress: Progress,
+    /// Set by Ctrl-C: workers stop after their current case.
+    pub cancel: Arc<AtomicBool>,
+    /// At most this many distinct findings (memory stays flat however long the run).
+    pub max_findings: usize,
+    /// Per finding: replays and wall time for minimisation.
+    pub shrink: Budget,
+    /// Replays that confirm a minimal reproducer.
+    pub confirmations: u32,
+    /// Check STAT/UIDL every this many cases in TRANSACTION.
+    pub state_check_every: u64,
+    /// Logged-in sessions at once (servers lock the maildrop: RFC 1939 §4). Default 1.
+    pub logins: usize,
+    /// A new session after this many cases, to spread cases over the contexts.
+    pub session_cases: u64,
+    /// How long to wait, backing off, for a server that stopped greeting.
+    pub down_budget: Duration,
+}
+
+impl FuzzConfig {
+    /// Defaults for `env`: 1000 cases, one job, every context.
+    pub fn new(env: Env, seed: u64) -> Self {
+        FuzzConfig {
+            env,
+            seed,
+            cases: Some(1000),
+            duration: None,
+            jobs: 1,
+            contexts: Context::ALL.to_vec(),
+            out: None,
+            progress: Progress::Off,
+            cancel: Arc::new(AtomicBool::new(false)),
+            max_findings: 256,
+            shrink: Budget { replays: 64, time: Duration::from_secs(30) },
+            confirmations: 3,
+            state_check_every: 32,
+            logins: 1,
+            session_cases: 256,
+            down_budget: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How many past cases a session keeps for prefix minimisation.
+const HISTORY: usize = 32;
+
+enum Slot {
+    InProgress,
+    Done(Box<Finding>),
+    /// Seen, but replays never reproduced it; tried this many times.
+    Unconfirmed(u32),
+}
+
+pub(crate) struct Shared {
+    pub cfg: FuzzConfig,
+    pub start: Instant,
+    pub cases: AtomicU64,
+    pub sessions: AtomicU64,
+    pub replays: AtomicU64,
+    pub unconfirmed: AtomicU64,
+    pub skipped: AtomicU64,
+    pub stop: AtomicBool,
+    pub incomplete: AtomicBool,
+    /// Consecutive errors after which the server closes (0: not seen).
+    policy_limit: AtomicU32,
+    findings: Mutex<BTreeMap<FindingKey, (Slot, u64)>>,
+    unavailable: Mutex<BTreeMap<Context, String>>,
+    logins: Arc<tokio::sync::Semaphore>,
+}
+
+impl Shared {
+    pub fn findings_count(&self) -> usize {
+        self.lock().values().filter(|(s, _)| matches!(s, Slot::Done(_))).count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<FindingKey, (Slot, u64)>> {
+        self.findings.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn should_stop(&self, index: u64) -> bool {
+        self.stop.load(Relaxed)
+            || self.cfg.cancel.load(Relaxed)
+            || self.cfg.cases.is_some_and(|n| index >= n)
+            || self.cfg.duration.is_some_and(|d| self.start.elapsed() >= d)
+    }
+
+    /// Claims `key`: true when this caller should confirm it (first sighting).
+    fn claim(&self, key: &FindingKey) -> bool {
+        let mut f = self.lock();
+        if let Some((slot, n)) = f.get_mut(key) {
+            *n += 1;
+            return matches!(slot, Slot::Unconfirmed(tries) if *tries < 3) && {
+                *slot = Slot::InProgress;
+                true
+            };
+        }
+        if f.len() >= self.cfg.max_findings {
+            return false;
+        }
+        f.insert(key.clone(), (Slot::InProgress, 1));
+        true
+    }
+
+    fn settle(&self, key: &FindingKey, finding: Option<Finding>) {
+        let mut f = self.lock();
+        let entry = f.entry(key.clone()).or_insert((Slot::InProgress, 1));
+        entry.0 = match (finding, &entry.0) {
+            (Some(x), _) => Slot::Done(Box::new(x)),
+            (None, Slot::Unconfirmed(n)) => Slot::Unconfirmed(n + 1),
+            (None, _) => Slot::Unconfirmed(1),
+        };
+        if matches!(entry.0, Slot::Unconfirmed(_)) {
+            self.unconfirmed.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Waits for a greeting, backing off exponentially (50 ms doubling to 5 s) within the budget.
+    async fn await_alive(&self) -> bool {
+        let start = Instant::now();
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..40 {
+            if alive(&self.cfg.env).await {
+                return true;
+            }
+            if start.elapsed() >= self.cfg.down_budget {
+                break;
+            }
+            tokio::time::sleep(delay.min(self.cfg.down_budget.saturating_sub(start.elapsed()))).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        false
+    }
+
+    /// The server stopped greeting: a critical finding, and the run ends.
+    fn server_down(&self, context: &str, keyword: &str, repro: Option<Repro>, why: &str) {
+        let key = FindingKey {
+            oracle: Oracle::ServerDown,
+            reason: String::new(),
+            keyword: keyword.into(),
+            context: context.into(),
+        };
+        let detail = format!("no greeting on a fresh connection within {:?}: {why}", self.cfg.down_budget);
+        let mut c = Candidate::new(Oracle::ServerDown, keyword, detail);
+        c.reason = super::oracle::Reason::None;
+        let finding = Finding::new(key.clone(), c, repro, (0, 0), Vec::new());
+        if self.claim(&key) {
+            self.settle(&key, Some(finding));
+        }
+        self.stop.store(true, Relaxed);
+        self.incomplete.store(true, Relaxed);
+    }
+
+    fn record_setup_violations(&self, context: Context, violations: &[Violation]) {
+        for v in violations {
+            let c =
+                Candidate { violation: Some(v.clone()), ..Candidate::new(Oracle::Violation, "(setup)", v.to_string()) };
+            let key = c.key(context.name());
+            if self.claim(&key) {
+                self.settle(&key, Some(Finding::new(key.clone(), c, None, (1, 1), Vec::new())));
+            }
+        }
+    }
+
+    /// Opens the next reachable context in this worker's rotation.
+    async fn open_next(
+        &self,
+        turn: &mut usize,
+        permit: &mut Option<tokio::sync::OwnedSemaphorePermit>,
+    ) -> Option<Session> {
+        let contexts = &self.cfg.contexts;
+        for _ in 0..contexts.len() * 4 {
+            if self.stop.load(Relaxed) || self.cfg.cancel.load(Relaxed) {
+                return None;
+            }
+            let ctx = contexts[*turn % contexts.len()];
+            *turn += 1;
+            if self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&ctx) {
+                continue;
+            }
+            *permit = None;
+            if ctx.needs_login() {
+                let only_logins = contexts.iter().all(|c| c.needs_login());
+                *permit = if only_logins {
+                    self.logins.clone().acquire_owned().await.ok()
+                } else {
+                    self.logins.clone().try_acquire_owned().ok()
+                };
+                if permit.is_none() {
+                    continue;
+                }
+            }
+            match Session::open(&self.cfg.env, ctx).await {
+                Ok(s) => {
+                    self.sessions.fetch_add(1, Relaxed);
+                    self.record_setup_violations(ctx, &s.setup_violations);
+                    return Some(s);
+                }
+                Err(SetupError::Down(why)) => {
+                    if !self.await_alive().await {
+                        self.server_down("any", "(connect)", None, &why);
+                        return None;
+                    }
+                }
+                Err(SetupError::Unavailable(why)) if why.contains("IN-USE") => {}
+                Err(SetupError::Unavailable(why)) => {
+                    self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
+                }
+            }
+        }
+        None
+    }
+
+    /// Confirms, shrinks and records a candidate (first sighting of its key only).
+    async fn handle(
+        &self,
+        mut c: Candidate,
+        ctx: Context,
+        prefix: Vec<Case>,
+        index: u64,
+        trigger: Case,
+        closed: Option<(String, u32)>,
+    ) {
+        if c.oracle == Oracle::Policy {
+            match self.policy(&c, ctx, closed).await {
+                Some(true) | None => return,
+                Some(false) => {
+                    c.oracle = Oracle::Crash;
+                    c.detail = "the connection was closed or reset without a reply to this input".into();
+                }
+            }
+        }
+        let key = c.key(ctx.name());
+        if !self.claim(&key) {
+            return;
+        }
+        if matches!(c.oracle, Oracle::Crash | Oracle::Hang) && !self.await_alive().await {
+            let repro = Repro { context: ctx, prefix, trigger };
+            self.server_down(ctx.name(), &c.keyword, Some(repro), &c.detail);
+            return;
+        }
+        let env = &self.cfg.env;
+        let mut stats = ShrinkStats::default();
+        let alone = Repro { context: ctx, prefix: Vec::new(), trigger: trigger.clone() };
+        stats.replays += 1;
+        let mut repro = if shrink::reproduces(env, &alone, &key).await {
+            alone
+        } else {
+            let mut full = Repro { context: ctx, prefix, trigger };
+            stats.replays += 1;
+            if full.prefix.is_empty() || !shrink::reproduces(env, &full, &key).await {
+                self.replays.fetch_add(u64::from(stats.replays), Relaxed);
+                self.settle(&key, None);
+                return;
+            }
+            shrink::minimise_prefix(env, &mut full, &key, self.cfg.shrink, &mut stats).await;
+            full
+        };
+        let original = repro.trigger.len();
+        let mut tree = shrink::case_tree(self.cfg.seed, index);
+        if tree.current().render() == repro.trigger {
+            shrink::minimise_trigger(env, &mut repro, &mut tree, &key, self.cfg.shrink, &mut stats).await;
+        }
+        let n = self.cfg.confirmations.max(1);
+        let (hits, transcript, did_stls) = shrink::confirm(env, &repro, &key, n).await;
+        self.replays.fetch_add(u64::from(stats.replays + n), Relaxed);
+        if hits * 2 < n || hits == 0 {
+            self.settle(&key, None);
+            return;
+        }
+        let mut finding = Finding::new(key.clone(), c, Some(repro), (hits, n), transcript);
+        finding.original_len = original;
+        finding.shrink_steps = stats.steps;
+        finding.did_stls = did_stls;
+        if let Some(dir) = &self.cfg.out {
+            finding.exported = Some(finding.export(dir, self.cfg.seed, env.opts.timeout).map_err(|e| e.to_string()));
+        }
+        self.settle(&key, Some(finding));
+    }
+
+    /// A close right after `-ERR`: policy when the server said so, or when it closes after the
+    /// same number of neutral errors. `Some(true)`: policy recorded (or already known);
+    /// `Some(false)`: not a policy, judge it as a crash; `None`: could not tell.
+    async fn policy(&self, c: &Candidate, ctx: Context, closed: Option<(String, u32)>) -> Option<bool> {
+        let (text, count) = closed?;
+        let key = FindingKey {
+            oracle: Oracle::Policy,
+            reason: String::new(),
+            keyword: "(session)".into(),
+            context: "any".into(),
+        };
+        // A server that closes with our next lines unread sends RST, which can take its last
+        // `-ERR` with it: the count we saw may be one short.
+        let known = self.policy_limit.load(Relaxed);
+        if known > 0 && count + 1 >= known {
+            self.claim(&key);
+            return Some(true);
+        }
+        let said_so = announces_close(&text);
+        let count = if said_so {
+            count
+        } else {
+            match self.closes_after(ctx, count + 1).await? {
+                Some(n) if n + 1 >= count => n,
+                _ => return Some(false),
+            }
+        };
+        self.policy_limit.store(count.max(1), Relaxed);
+        if self.claim(&key) {
+            let how = if said_so { "and says so" } else { "silently, at the same count every time" };
+            let detail = format!("the server closes the session after {count} consecutive errors, {how} (last reply: `-ERR {text}`); the fuzzer now sends a valid command before reaching that count");
+            let note = Candidate { detail, ..c.clone() };
+            let mut f = Finding::new(
+                key.clone(),
+                Candidate { oracle: Oracle::Policy, keyword: "(session)".into(), ..note },
+                None,
+                (1, 1),
+                Vec::new(),
+            );
+            f.policy_count = Some(count);
+            self.settle(&key, Some(f));
+        }
+        Some(true)
+    }
+
+    /// Sends up to `max` unknown commands, one at a time, in a fresh session: `Some(Some(n))`
+    /// when the server closed after the `n`-th error, `Some(None)` when it never did.
+    async fn closes_after(&self, ctx: Context, max: u32) -> Option<Option<u32>> {
+        let env = &self.cfg.env;
+        let mut s = Session::open(env, ctx).await.ok()?;
+        self.replays.fetch_add(1, Relaxed);
+        let probe = Case::line(b"XFUZ\r\n");
+        for _ in 0..=max.min(64) {
+            let o = s.run(env, &probe, true).await;
+            if let Some((_, n)) = o.closed_after_err {
+                return Some(Some(n));
+            }
+            if o.candidate.is_some() || !o.alive {
+                return Some(None);
+            }
+        }
+        Some(None)
+    }
+
+    /// Replays saved reproducers before fuzzing: still failing, or fixed.
+    async fn regressions(&self) -> Vec<Regression> {
+        let Some(dir) = &self.cfg.out else { return Vec::new() };
+        let (saved, errors) = export::read_dir(dir);
+        for e in errors {
+            eprintln!("warning: {e}");
+        }
+        let mut out = Vec::new();
+        for s in saved {
+            let (hits, transcript, did_stls) = shrink::confirm(&self.cfg.env, &s.repro, &s.key, 1).await;
+            self.replays.fetch_add(1, Relaxed);
+            if hits > 0 && self.claim(&s.key) {
+                let c = Candidate {
+                    detail: format!("still fails (saved in {})", s.path.display()),
+                    ..Candidate::new(s.key.oracle, s.key.keyword.clone(), s.title.clone())
+                };
+                let mut f = Finding::new(s.key.clone(), c, Some(s.repro.clone()), (1, 1), transcript);
+                f.exported = Some(Ok(s.path.clone()));
+                f.did_stls = did_stls;
+                self.settle(&s.key, Some(f));
+            }
+            out.push(Regression { path: s.path, key: s.key, title: s.title, still_fails: hits > 0 });
+        }
+        out
+    }
+}
+
+/// One worker: its own sessions, its share of the case indices.
+async fn worker(sh: Arc<Shared>, w: usize) {
+    let jobs = sh.cfg.jobs.max(1) as u64;
+    let mut turn = w;
+    let mut session: Option<Session> = None;
+    let mut permit = None;
+    let mut history: VecDeque<Case> = VecDeque::with_capacity(HISTORY);
+    let (mut since_check, mut session_cases, mut k) = (0u64, 0u64, 0u64);
+    while k < u64::MAX / jobs {
+        let index = k * jobs + w as u64;
+        if sh.should_stop(index) {
+            break;
+        }
+        if session.is_none() {
+            match sh.open_next(&mut turn, &mut permit).await {
+                Some(s) => session = Some(s),
+                None => break,
+            }
+            history.clear();
+            (since_check, session_cases) = (0, 0);
+        }
+        let Some(s) = session.as_mut() else { break };
+        let case = shrink::case_tree(sh.cfg.seed, index).current().render();
+        k += 1;
+        if s.model.ever_deleted && case.mentions_quit() {
+            // QUIT now would commit deletions (RFC 1939 §6): never.
+            sh.skipped.fetch_add(1, Relaxed);
+            continue;
+        }
+        let limit = sh.policy_limit.load(Relaxed);
+        if limit > 0
+            && s.consecutive_errors > 0
+            && s.consecutive_errors + case.lines().len() as u32 >= limit
+            && !s.reset_error_count().await
+        {
+            session = None;
+            continue;
+        }
+        let outcome = s.run(&sh.cfg.env, &case, false).await;
+        sh.cases.fetch_add(1, Relaxed);
+        s.take_transcript();
+        let ctx = s.context;
+        if let Some(c) = outcome.candidate {
+            if !outcome.alive {
+                session = None;
+            }
+            let prefix: Vec<Case> = history.iter().cloned().collect();
+            sh.handle(c, ctx, prefix, index, case.clone(), outcome.closed_after_err).await;
+            if session.is_none() {
+                continue;
+            }
+        } else if !outcome.alive {
+            session = None;
+            continue;
+        }
+        if history.len() == HISTORY {
+            history.pop_front();
+        }
+        history.push_back(case);
+        since_check += 1;
+        session_cases += 1;
+        let Some(s) = session.as_mut() else { continue };
+        if since_check >= sh.cfg.state_check_every && s.model.state == SessionState::Transaction {
+            since_check = 0;
+            match s.check_state().await {
+                Ok(None) => {}
+                Ok(Some(c)) => {
+                    session = None;
+                    let mut prefix: Vec<Case> = history.iter().cloned().collect();
+                    let trigger = prefix.pop().unwrap_or_default();
+                    sh.handle(c, ctx, prefix, index, trigger, None).await;
+                }
+                Err(_) => session = None,
+            }
+        }
+        if session_cases >= sh.cfg.session_cases {
+            session = None;
+        }
+    }
+    drop(session);
+}
+
+/// Runs the fuzzer to its budget and returns what it found.
+pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
+    let jobs = cfg.jobs.max(1);
+    let shared = Arc::new(Shared {
+        logins: Arc::new(tokio::sync::Semaphore::new(cfg.logins.max(1))),
+        cfg,
+        start: Instant::now(),
+        cases: AtomicU64::new(0),
+        sessions: AtomicU64::new(0),
+        replays: AtomicU64::new(0),
+        unconfirmed: AtomicU64::new(0),
+        skipped: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        incomplete: AtomicBool::new(false),
+        policy_limit: AtomicU32::new(0),
+        findings: Mutex::new(BTreeMap::new()),
+        unavailable: Mutex::new(BTreeMap::new()),
+    });
+    let regressions = shared.regressions().await;
+    let mut progress = super::outcome::Ticker::new(shared.cfg.progress, shared.cfg.cases);
+    let handles: Vec<_> = (0..jobs)
+        .map(|w| {
+            let sh = shared.clone();
+            std::thread::Builder::new().name(format!("fuzz-{w}")).spawn(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(rt) => rt.block_on(worker(sh, w)),
+                    Err(e) => eprintln!("error: fuzz worker {w}: {e}"),
+                }
+            })
+        })
+        .collect();
+    loop {
+        let done = handles.iter().all(|h| h.as_ref().map_or(true, |h| h.is_finished()));
+        progress.tick(&shared, done);
+        if done {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for h in handles.into_iter().flatten() {
+        let _ = h.join();
+    }
+    let elapsed = shared.start.elapsed();
+    let findings: Vec<Finding> = std::mem::take(&mut *shared.lock())
+        .into_values()
+        .filter_map(|(slot, n)| match slot {
+            Slot::Done(mut f) => {
+                f.occurrences = n;
+                Some(*f)
+            }
+            _ => None,
+        })
+        .collect();
+    let unavailable = std::mem::take(&mut *shared.unavailable.lock().unwrap_or_else(|p| p.into_inner()));
+    let cfg = &shared.cfg;
+    let mut findings = findings;
+    findings.sort_by(|a, b| b.severity().cmp(&a.severity()).then_with(|| a.key.cmp(&b.key)));
+    FuzzOutcome {
+        seed: cfg.seed,
+        cases: shared.cases.load(Relaxed),
+        sessions: shared.sessions.load(Relaxed),
+        replays: shared.replays.load(Relaxed),
+        unconfirmed: shared.unconfirmed.load(Relaxed),
+        skipped: shared.skipped.load(Relaxed),
+        elapsed,
+        findings,
+        regressions,
+        unavailable: unavailable.into_iter().map(|(c, why)| (c.name().to_string(), why)).collect(),
+        incomplete: shared.incomplete.load(Relaxed) || cfg.cancel.load(Relaxed),
+    }
+}

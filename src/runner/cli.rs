@@ -1,0 +1,84 @@
+//! Arguments of `pop3test run` and `pop3test check` (registered in `crate::cli::Commands`).
+
+use crate::cli::{ConnArgs, CredentialArgs};
+use crate::net::session::StlsPolicy;
+use crate::net::Target;
+use crate::report::ReportSpec;
+use crate::results::Severity;
+use clap::Args;
+use std::path::PathBuf;
+
+/// `--fail-on`: the lowest finding severity that fails the run, or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailOn(pub Option<Severity>);
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("never") {
+            return Ok(FailOn(None));
+        }
+        s.parse::<Severity>().map(|v| FailOn(Some(v))).map_err(|e| format!("{e}, or never"))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// pop3://host[:port] or pop3s://host[:port]. Omitted: the built-in reference server.
+    pub target: Option<Target>,
+    /// Run against the built-in reference server, spawned in-process (trusted CA, test account
+    /// mrose/tanstaaf, destructive checks allowed with automatic reseed).
+    #[arg(long, conflicts_with = "target")]
+    pub builtin: bool,
+    /// Break the built-in server on purpose (`--defect bare-lf`): see `pop3test serve --help`.
+    #[arg(long, value_name = "NAME", requires = "builtin")]
+    pub defect: Vec<String>,
+    /// Implicit-TLS address for scenarios that need one (default: the target when it is pop3s://).
+    #[arg(long, value_name = "URL")]
+    pub tls_target: Option<Target>,
+    #[command(flatten)]
+    pub creds: CredentialArgs,
+    /// When to upgrade with STLS before logging in.
+    #[arg(long, value_enum, default_value_t = StlsPolicy::Auto)]
+    pub stls: StlsPolicy,
+    /// Checks run at once. Logins of the test user are serialised anyway when the server locks
+    /// maildrops; destructive checks always run one at a time.
+    #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: u16,
+    /// Allow checks that delete mail (DELE then QUIT). Needs --reseed, except with --builtin.
+    #[arg(long)]
+    pub destructive: bool,
+    /// Shell command that restores the test maildrop; run before each destructive check.
+    #[arg(long, value_name = "CMD")]
+    pub reseed: Option<String>,
+    /// Run only checks matching: id glob (rfc1939/retr-*), requirement (1939-multiline), tag, RFC
+    /// (1939). Repeatable, or comma-separated.
+    #[arg(long, value_name = "PATTERN")]
+    pub only: Vec<String>,
+    /// Leave out checks matching (same patterns as --only).
+    #[arg(long, value_name = "PATTERN")]
+    pub skip: Vec<String>,
+    /// Scenario files or directories to run instead of the built-in suite.
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Vec<PathBuf>,
+    /// Tolerate a named protocol violation (e.g. bare-lf): reported, not failed. Repeatable.
+    #[arg(long, value_name = "VIOLATION")]
+    pub allow: Vec<String>,
+    /// Write a report: FORMAT=PATH with FORMAT table, json, junit, sarif, markdown or html. Repeatable.
+    #[arg(long = "report", value_name = "FORMAT=PATH")]
+    pub reports: Vec<ReportSpec>,
+    /// Lowest security-finding severity that fails the run (info, low, medium, high, critical), or never.
+    #[arg(long, value_name = "SEVERITY", default_value = "high")]
+    pub fail_on: FailOn,
+    /// Print the catalogue (id, requirements, RFC sections, tags) and exit.
+    #[arg(long)]
+    pub list: bool,
+    #[command(flatten)]
+    pub conn: ConnArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Scenario files or directories (default: the built-in suite).
+    pub paths: Vec<PathBuf>,
+}

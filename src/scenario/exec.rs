@@ -1,0 +1,300 @@
+//! The step executor: runs one [`Scenario`] against a server and turns what happened into a
+//! [`CheckResult`]. It owns the scenario's connections, tracks each one's session state from the
+//! replies ([`track`]), checks the parser's protocol invariants on every reply, evaluates the
+//! expectations ([`expect`]) and gathers the transcripts as evidence.
+//!
+//! Three outcomes are kept apart: the server broke a rule (fail), the tester could not do its job
+//! (error: refused connection, TLS failure, bad credentials) and the scenario does not apply
+//! (skip, decided before anything is sent, see [`Env::skip_reason`]).
+
+use super::diag::Span;
+use super::model::*;
+use super::template::Vars;
+use crate::net::session::{Credentials, StlsPolicy};
+use crate::net::{ConnectOptions, Connection, Scheme, Target};
+use crate::proto::{Capabilities, SessionState};
+use crate::results::{CheckResult, SourceLocation, Verdict};
+use crate::transcript::{Direction, Entry};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[path = "expect.rs"]
+mod expect;
+#[path = "steps.rs"]
+mod steps;
+#[path = "steps_session.rs"]
+mod steps_session;
+#[path = "track.rs"]
+mod track;
+
+/// What a scenario runs against, shared by every scenario of a run.
+#[derive(Debug, Clone)]
+pub struct Env {
+    pub target: Target,
+    /// An implicit-TLS address (`connect: {tls: implicit}`), when known.
+    pub tls_target: Option<Target>,
+    pub opts: ConnectOptions,
+    pub creds: Option<Credentials>,
+    pub stls: StlsPolicy,
+    /// Violation names (`--allow`) tolerated: recorded in the result, not failed.
+    pub allow: Vec<String>,
+    /// Everything the server advertised (before and after STLS and login), from the probe.
+    pub caps: Capabilities,
+    /// The greeting carries an APOP timestamp.
+    pub apop: bool,
+    /// `None`: destructive scenarios may run; `Some(reason)`: they are skipped with it.
+    pub destructive_denied: Option<String>,
+}
+
+impl Env {
+    /// An environment with nothing known about the server yet.
+    pub fn new(target: Target, opts: ConnectOptions) -> Env {
+        Env {
+            target,
+            tls_target: None,
+            opts,
+            creds: None,
+            stls: StlsPolicy::Auto,
+            allow: Vec::new(),
+            caps: Capabilities::default(),
+            apop: false,
+            destructive_denied: Some("destructive scenarios need --destructive and --reseed CMD".into()),
+        }
+    }
+
+    fn implicit_target(&self) -> Option<&Target> {
+        self.tls_target.as_ref().or((self.target.scheme == Scheme::ImplicitTls).then_some(&self.target))
+    }
+
+    /// Why the scenario does not apply here, if it does not.
+    pub fn skip_reason(&self, sc: &Scenario) -> Option<String> {
+        if let Some(r) = &sc.skip {
+            return Some(r.clone());
+        }
+        for need in &sc.requires {
+            let why = match need {
+                Need::Credentials if self.creds.is_none() => {
+                    "needs a test account: pass --user and --password-env".to_string()
+                }
+                Need::Destructive => match &self.destructive_denied {
+                    Some(r) => r.clone(),
+                    None => continue,
+                },
+                Need::ImplicitTls if self.implicit_target().is_none() => {
+                    "needs an implicit-TLS address (a pop3s:// target or --tls-target)".to_string()
+                }
+                Need::Apop if !self.apop => "the greeting carries no APOP timestamp: APOP is not offered".to_string(),
+                Need::Capability(c) if !self.caps.has(c) => format!("the server does not advertise {c}"),
+                Need::Sasl(m) if !self.caps.has_sasl(m) => format!("the server's SASL capability does not list {m}"),
+                _ => continue,
+            };
+            return Some(why);
+        }
+        None
+    }
+}
+
+/// Why a scenario stopped before its end.
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    Fail(Box<Failure>),
+    /// The tester could not do its job.
+    Error {
+        message: String,
+        span: Span,
+    },
+}
+
+impl From<Failure> for Stop {
+    fn from(f: Failure) -> Stop {
+        Stop::Fail(Box::new(f))
+    }
+}
+
+/// A rule the server broke, with the evidence.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub requirement: String,
+    pub rfc: String,
+    pub message: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    pub span: Span,
+}
+
+/// One open (or finished) connection of the scenario.
+pub(crate) struct Conn {
+    pub conn: Option<Connection>,
+    pub state: SessionState,
+    pub tls: bool,
+    pub timestamp: Option<String>,
+    /// The last CAPA seen in the current state and TLS mode.
+    pub caps: Option<Capabilities>,
+    pub in_sasl: bool,
+    /// Consecutive `-ERR` replies (for telling a disconnect-after-errors policy from a crash).
+    pub errs_in_row: u32,
+    pub sent_dele: bool,
+    /// Commands written by `send_raw` whose replies are still to be read, in order.
+    pub pending: std::collections::VecDeque<Option<crate::proto::Command>>,
+    /// When the connection opened, relative to the scenario's start (to merge transcripts).
+    pub opened_ms: f64,
+}
+
+/// The state of one scenario run.
+pub(crate) struct Run<'e> {
+    pub env: &'e Env,
+    pub sc: &'e Scenario,
+    pub vars: Vars,
+    pub conns: BTreeMap<String, Conn>,
+    /// Finished transcripts: connection name, offset, entries.
+    pub done: Vec<(String, f64, Vec<Entry>)>,
+    /// Violations seen but allowed by `--allow`.
+    pub tolerated: Vec<String>,
+    pub started: Instant,
+    /// The command line just sent when it does not parse as a command (for messages).
+    pub label: Option<String>,
+}
+
+/// Runs one scenario (the caller has already checked [`Env::skip_reason`]).
+pub async fn run(sc: &Scenario, env: &Env) -> CheckResult {
+    let started = Instant::now();
+    let mut run = Run {
+        env,
+        sc,
+        vars: Vars::default(),
+        conns: BTreeMap::new(),
+        done: Vec::new(),
+        tolerated: Vec::new(),
+        started,
+        label: None,
+    };
+    if let Some(c) = &env.creds {
+        run.vars.set_str("user", c.user.clone());
+        run.vars.set_secret("password", c.password.expose());
+    }
+    let outcome = match tokio::time::timeout(sc.timeout, run.steps(&sc.steps)).await {
+        Ok(r) => r,
+        Err(_) => Err(Stop::Error {
+            message: format!(
+                "the scenario did not finish within its time limit ({})",
+                humantime::format_duration(sc.timeout)
+            ),
+            span: sc.span,
+        }),
+    };
+    run.close_all().await;
+    run.result(outcome, started.elapsed())
+}
+
+impl Run<'_> {
+    /// Closes what is still open: QUIT, unless the connection deleted something (then it is
+    /// dropped without QUIT so nothing is committed, RFC 1939 §6).
+    async fn close_all(&mut self) {
+        let names: Vec<String> = self.conns.keys().cloned().collect();
+        for name in names {
+            self.finish_conn(&name, None).await;
+        }
+    }
+
+    /// Closes one connection (`quit`: Some(true) to QUIT, Some(false) to drop, None to decide)
+    /// and keeps its transcript.
+    pub(crate) async fn finish_conn(&mut self, name: &str, quit: Option<bool>) {
+        let Some(mut c) = self.conns.remove(name) else { return };
+        if let Some(conn) = c.conn.take() {
+            let open = matches!(c.state, SessionState::Authorization | SessionState::Transaction);
+            let quit = quit.unwrap_or(open && !c.sent_dele);
+            let mut t = conn.close(quit && open).await;
+            self.done.push((name.to_string(), c.opened_ms, t.take()));
+        }
+    }
+
+    fn result(self, outcome: Result<(), Stop>, elapsed: Duration) -> CheckResult {
+        let sc = self.sc;
+        let mut r = CheckResult::new(&sc.name, &sc.title, sc.area(), Verdict::Pass);
+        r.requirements = sc.requirements.clone();
+        r.rfc_refs = sc.rfc.clone();
+        r.duration_ms = elapsed.as_secs_f64() * 1000.0;
+        let loc = |span: Span| SourceLocation { file: sc.file.clone(), line: span.line, column: span.col };
+        let tolerated =
+            (!self.tolerated.is_empty()).then(|| format!("tolerated by --allow: {}", self.tolerated.join("; ")));
+        match outcome {
+            Ok(()) => {
+                r.message = tolerated;
+                r.location = Some(loc(sc.span));
+            }
+            Err(Stop::Fail(f)) => {
+                let f = *f;
+                r.verdict = Verdict::Fail;
+                if !r.requirements.contains(&f.requirement) {
+                    r.requirements.push(f.requirement.clone());
+                }
+                if !f.rfc.is_empty() && !r.rfc_refs.contains(&f.rfc) {
+                    r.rfc_refs.push(f.rfc.clone());
+                }
+                let mut msg = format!("[{}] {}: {}", f.requirement, f.rfc, f.message);
+                if let Some(t) = tolerated {
+                    msg.push_str(&format!(" ({t})"));
+                }
+                r.message = Some(msg);
+                r.expected = f.expected;
+                r.actual = f.actual;
+                r.location = Some(loc(f.span));
+            }
+            Err(Stop::Error { message, span }) => {
+                r.verdict = Verdict::Error;
+                r.message = Some(message);
+                r.location = Some(loc(span));
+            }
+        }
+        if let Some(reason) = &sc.xfail {
+            r.verdict = match r.verdict {
+                Verdict::Fail => {
+                    r.message = Some(format!("expected failure ({reason}): {}", r.message.as_deref().unwrap_or("")));
+                    Verdict::Xfail
+                }
+                Verdict::Pass => {
+                    r.message = Some(format!("declared xfail ({reason}) but passed: remove `xfail`"));
+                    Verdict::Xpass
+                }
+                v => v,
+            };
+        }
+        if r.verdict != Verdict::Pass {
+            r.transcript = merge_transcripts(self.done);
+        }
+        // Nothing that leaves the engine may carry an expanded secret.
+        let vars = &self.vars;
+        for field in [&mut r.message, &mut r.expected, &mut r.actual] {
+            if let Some(s) = field.as_mut() {
+                *s = vars.redact(s);
+            }
+        }
+        for e in &mut r.transcript {
+            e.text = vars.redact(&e.text);
+        }
+        r
+    }
+}
+
+/// Merges per-connection transcripts on one time line, noting each switch of connection.
+fn merge_transcripts(done: Vec<(String, f64, Vec<Entry>)>) -> Vec<Entry> {
+    let several = done.len() > 1;
+    let mut all: Vec<(f64, usize, String, Entry)> = Vec::new();
+    for (name, offset, entries) in done {
+        for (i, mut e) in entries.into_iter().enumerate() {
+            e.t_ms += offset;
+            all.push((e.t_ms, i, name.clone(), e));
+        }
+    }
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut out = Vec::with_capacity(all.len());
+    let mut current: Option<String> = None;
+    for (t, _, name, e) in all {
+        if several && current.as_deref() != Some(name.as_str()) {
+            out.push(Entry { t_ms: t, dir: Direction::Note, tls: e.tls, text: format!("-- connection `{name}` --") });
+            current = Some(name);
+        }
+        out.push(e);
+    }
+    out
+}

@@ -1,0 +1,245 @@
+//! The session-level actions: STLS and the TLS handshake, login (with the run's STLS policy and
+//! bounded retries of transient refusals), QUIT, and waiting for a close or for silence.
+
+use super::steps::status_default;
+use super::track::status_line;
+use super::{Run, Stop};
+use crate::net::session::{self as s, Credentials, LoginMethod, Secret, StlsPolicy};
+use crate::net::NetError;
+use crate::proto::{BodyLineRule, Command, Decoder, Expect, SessionState, Status};
+use crate::scenario::model::*;
+use std::time::Duration;
+
+impl Run<'_> {
+    pub(crate) async fn stls(&mut self, step: &Step) -> Result<(), Stop> {
+        self.write(step, b"STLS\r\n").await?;
+        let d = (status_default(step), "2595-stls-capa", "RFC 2595 §4");
+        self.exchange(step, 0, Some(Command::Stls), Frame::Single, Some(d)).await.map(|_| ())
+    }
+
+    /// The TLS handshake after `+OK` to STLS. RFC 2595 §4: TLS starts right after the CRLF of the
+    /// `+OK`; plaintext the server sends in between (buffered now, or read by the handshake as a
+    /// corrupt record) fails `2595-handshake-next`. Other handshake failures are the tester's
+    /// (trust, names): errors.
+    pub(crate) async fn handshake(&mut self, step: &Step) -> Result<(), Stop> {
+        let c = self.conn_mut(step)?;
+        let conn = c.conn.as_mut().expect("open");
+        let stray = (!conn.buffered().is_empty()).then(|| crate::transcript::printable(conn.buffered(), 120));
+        let r = conn.start_tls().await;
+        c.tls = true;
+        c.caps = None;
+        let corrupt = matches!(&r, Err(crate::net::NetError::Handshake(m)) if m.contains("corrupt message"));
+        if stray.is_some() || corrupt {
+            let mut f = self.fail(
+                step,
+                "2595-handshake-next",
+                "RFC 2595 §4",
+                "the server sent plaintext after +OK to STLS instead of starting the TLS handshake".into(),
+            );
+            f.expected = Some("the TLS handshake right after the CRLF of +OK".into());
+            f.actual = Some(stray.unwrap_or_else(|| "non-TLS data in the handshake".into()));
+            return Err(Stop::from(f));
+        }
+        r.map_err(|e| self.error(step, format!("TLS handshake after STLS failed: {e}")))
+    }
+
+    /// CAPA for the tester's own decisions (login method, STLS): tracked like any reply, not
+    /// judged against the step's expectations.
+    async fn learn_caps(&mut self, step: &Step) -> Result<crate::proto::Capabilities, Stop> {
+        if let Some(caps) = self.conn_mut(step)?.caps.clone() {
+            return Ok(caps);
+        }
+        self.write(step, b"CAPA\r\n").await?;
+        let mut decoder = Decoder::new(Expect::MultiLine, self.env.opts.limits).with_body_rule(BodyLineRule::Capa);
+        let c = self.conn_mut(step)?;
+        let conn = c.conn.as_mut().expect("open");
+        let resp = match conn.read_with(&mut decoder).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.lost(step, "`CAPA`", e)),
+        };
+        let on = step.on.clone();
+        self.track(step, &on, Some(&Command::Capa), &resp)?;
+        let caps = self.conn_mut(step)?.caps.clone().unwrap_or_default();
+        self.conn_mut(step)?.caps = Some(caps.clone());
+        Ok(caps)
+    }
+
+    pub(crate) async fn login(&mut self, step: &Step, spec: &LoginSpec) -> Result<(), Stop> {
+        let policy = self.env.stls;
+        let c = self.conn_mut(step)?;
+        if !c.tls && spec.stls != Some(false) && c.state == SessionState::Authorization {
+            let upgrade = match policy {
+                StlsPolicy::Never => false,
+                StlsPolicy::Always => true,
+                StlsPolicy::Auto => self.learn_caps(step).await?.has("STLS"),
+            };
+            if upgrade {
+                self.write(step, b"STLS\r\n").await?;
+                let d = (status_default(step), "2595-stls-capa", "RFC 2595 §4");
+                let mut quiet = step.clone();
+                quiet.expect.clear();
+                quiet.capture.clear();
+                self.exchange(&quiet, 0, Some(Command::Stls), Frame::Single, Some(d)).await?;
+            }
+        }
+        let creds = match (&spec.user, &spec.password, &self.env.creds) {
+            (None, None, Some(c)) => c.clone(),
+            (u, p, base) => {
+                let user = match u {
+                    Some(t) => self.expand(t, step)?,
+                    None => base.as_ref().map(|c| c.user.clone()).unwrap_or_default(),
+                };
+                let password = match p {
+                    Some(t) => self.expand(t, step)?,
+                    None => base.as_ref().map(|c| c.password.expose().to_string()).unwrap_or_default(),
+                };
+                Credentials { user, password: Secret::new(password) }
+            }
+        };
+        let method = match spec.method {
+            Method::User => LoginMethod::UserPass,
+            Method::Apop => LoginMethod::Apop,
+            Method::Plain => LoginMethod::SaslPlain,
+            Method::PlainNoIr => LoginMethod::SaslPlainNoIr,
+            Method::Login => LoginMethod::SaslLogin,
+            Method::Auto => {
+                let caps = self.learn_caps(step).await?;
+                if !caps.has("USER") && caps.has_sasl("PLAIN") {
+                    LoginMethod::SaslPlain
+                } else {
+                    LoginMethod::UserPass
+                }
+            }
+        };
+        let mut delay = Duration::from_millis(100);
+        for attempt in 0..=s::LOGIN_RETRIES {
+            let c = self.conn_mut(step)?;
+            let ts = c.timestamp.clone();
+            let conn = c.conn.as_mut().expect("open");
+            let outcome = match s::login(conn, &creds, method, ts.as_deref()).await {
+                Ok(o) => o,
+                Err(NetError::Usage(u)) => return Err(self.error(step, u)),
+                Err(e) => return Err(self.lost(step, &format!("the {} login", method.name()), e)),
+            };
+            let on = step.on.clone();
+            for r in &outcome.steps {
+                self.track(step, &on, None, r)?;
+            }
+            let last = match method {
+                LoginMethod::UserPass if outcome.steps.is_empty() => Command::User(creds.user.clone()),
+                LoginMethod::UserPass => Command::Pass(String::new()),
+                LoginMethod::Apop => Command::Apop { name: creds.user.clone(), digest: String::new() },
+                LoginMethod::SaslPlain => {
+                    Command::Auth { mechanism: Some("PLAIN".into()), initial_response: Some(String::new()) }
+                }
+                _ if outcome.steps.is_empty() => Command::Auth { mechanism: Some("X".into()), initial_response: None },
+                _ => Command::AuthResponse(String::new()),
+            };
+            if matches!(last, Command::AuthResponse(_)) {
+                if let Some(c) = self.conns.get_mut(&on) {
+                    c.in_sasl = true;
+                }
+            }
+            let resp = outcome.response;
+            self.track(step, &on, Some(&last), &resp)?;
+            if step.explicit_expect {
+                return self.judge(step, 0, &resp, &format!("the {} login", method.name()), None);
+            }
+            if resp.is_ok() {
+                return self.judge(step, 0, &resp, "the login", None);
+            }
+            let transient =
+                resp.code.as_ref().is_some_and(|c| c.is("IN-USE") || c.is("LOGIN-DELAY") || c.is("SYS/TEMP"));
+            if !transient || attempt == s::LOGIN_RETRIES {
+                return Err(self.error(
+                    step,
+                    format!(
+                        "login as `{}` ({}) refused: {} — check the test account's credentials",
+                        creds.user,
+                        method.name(),
+                        status_line(&resp)
+                    ),
+                ));
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn quit(&mut self, step: &Step) -> Result<(), Stop> {
+        let before = self.conn_mut(step)?.state;
+        self.write(step, b"QUIT\r\n").await?;
+        let (req, rfc) = match before {
+            SessionState::Transaction => ("1939-update", "RFC 1939 §6"),
+            _ => ("1939-quit-authorization", "RFC 1939 §6"),
+        };
+        let resp =
+            self.exchange(step, 0, Some(Command::Quit), Frame::Single, Some((status_default(step), req, rfc))).await?;
+        if resp.status == Status::Ok {
+            let wait = self.env.opts.timeout.min(Duration::from_secs(5));
+            let c = self.conn_mut(step)?;
+            let r = c.conn.as_mut().expect("open").read_unsolicited(wait).await;
+            c.state = SessionState::Closed;
+            let problem = match r {
+                Err(_) => None,
+                Ok(None) => Some(format!(
+                    "the server did not close the connection within {} after +OK to QUIT",
+                    humantime::format_duration(wait)
+                )),
+                Ok(Some(b)) => {
+                    Some(format!("the server sent data after +OK to QUIT: {}", crate::transcript::printable(&b, 120)))
+                }
+            };
+            if let Some(message) = problem {
+                let mut f = self.fail(step, req, rfc, message);
+                f.expected = Some("the server closes the connection".into());
+                return Err(Stop::from(f));
+            }
+        }
+        self.finish_conn(&step.on, Some(false)).await;
+        Ok(())
+    }
+
+    pub(crate) async fn closed(&mut self, step: &Step, within: Duration) -> Result<(), Stop> {
+        let c = self.conn_mut(step)?;
+        let r = c.conn.as_mut().expect("open").read_unsolicited(within).await;
+        let problem = match r {
+            Err(_) => {
+                c.state = SessionState::Closed;
+                None
+            }
+            Ok(None) => Some(format!("the connection is still open after {}", humantime::format_duration(within))),
+            Ok(Some(b)) => {
+                Some(format!("the server sent data instead of closing: {}", crate::transcript::printable(&b, 120)))
+            }
+        };
+        match problem {
+            None => {
+                self.finish_conn(&step.on, Some(false)).await;
+                Ok(())
+            }
+            Some(m) => {
+                let (req, rfc) = self.step_requirement(step);
+                let mut f = self.fail(step, &req, &rfc, m);
+                f.expected = Some("the server closes the connection".into());
+                Err(Stop::from(f))
+            }
+        }
+    }
+
+    pub(crate) async fn silence(&mut self, step: &Step, d: Duration) -> Result<(), Stop> {
+        let c = self.conn_mut(step)?;
+        let r = c.conn.as_mut().expect("open").read_unsolicited(d).await;
+        let (req, rfc) = self.step_requirement(step);
+        let (message, actual) = match r {
+            Ok(None) => return Ok(()),
+            Ok(Some(b)) => ("the server sent data nobody asked for".to_string(), crate::transcript::printable(&b, 200)),
+            Err(e) => ("the server closed the connection".to_string(), e.to_string()),
+        };
+        let mut f = self.fail(step, &req, &rfc, message);
+        f.expected = Some(format!("silence for {}", humantime::format_duration(d)));
+        f.actual = Some(actual);
+        Err(Stop::from(f))
+    }
+}

@@ -1,0 +1,139 @@
+//! The fuzzer against the reference server: with a fixed seed and a bounded number of cases it
+//! finds each crash, hang and wrong-answer defect, shrinks it to its minimal trigger, tells a
+//! close-after-errors policy from a crash, and finds nothing on the correct server.
+
+use pop3test::fuzz::{run, Context, Env, FuzzConfig, FuzzOutcome, Oracle};
+use pop3test::net::session::{Credentials, Secret};
+use pop3test::server::{self, seed, Defect, ServerConfig, ServerHandle};
+use std::time::Duration;
+
+async fn server(defects: &[Defect]) -> ServerHandle {
+    let config = ServerConfig { defects: defects.iter().copied().collect(), ..ServerConfig::default() };
+    server::spawn(config).await.expect("reference server")
+}
+
+fn config(h: &ServerHandle, seed: u64, cases: u64, out: &std::path::Path) -> FuzzConfig {
+    let mut opts = h.connect_options();
+    opts.timeout = Duration::from_millis(300);
+    let creds = Credentials { user: seed::DEFAULT_USER.into(), password: Secret::new(seed::DEFAULT_PASSWORD) };
+    let env = Env { target: h.plain_target(), opts, creds: Some(creds), settle: Duration::from_millis(20) };
+    let mut cfg = FuzzConfig::new(env, seed);
+    cfg.cases = Some(cases);
+    cfg.out = Some(out.to_path_buf());
+    cfg.down_budget = Duration::from_secs(2);
+    cfg
+}
+
+async fn fuzz(defects: &[Defect], seed: u64, cases: u64) -> (FuzzOutcome, tempfile::TempDir) {
+    let h = server(defects).await;
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = run(config(&h, seed, cases, dir.path())).await;
+    eprintln!("{}", outcome.summary());
+    for f in &outcome.findings {
+        eprintln!("  {} [{:?}] {:?}: {}", f.key.id(), f.severity(), f.minimal_input(), f.candidate.detail);
+    }
+    h.shutdown().await;
+    (outcome, dir)
+}
+
+#[tokio::test]
+async fn correct_server_yields_no_findings() {
+    let (o, dir) = fuzz(&[], 1, 2000).await;
+    assert!(o.findings.is_empty(), "{:#?}", o.findings.iter().map(|f| f.key.id()).collect::<Vec<_>>());
+    assert_eq!(o.cases + o.skipped, 2000);
+    assert!(o.unavailable.is_empty(), "{:?}", o.unavailable);
+    assert_eq!(std::fs::read_dir(dir.path()).map(|d| d.count()).unwrap_or(0), 0);
+}
+
+#[tokio::test]
+async fn crash_on_long_line_shrinks_to_just_over_the_threshold() {
+    let (o, dir) = fuzz(&[Defect::CrashOnLongLine], 2, 150).await;
+    let crashes = o.of(Oracle::Crash);
+    assert!(!crashes.is_empty(), "no crash found");
+    for f in &crashes {
+        let r = f.repro.as_ref().unwrap();
+        assert!(r.prefix.is_empty(), "{:?}", f.minimal_input());
+        let lines = r.trigger.lines();
+        let longest = lines.iter().map(Vec::len).max().unwrap();
+        // The defect resets on a line of more than 300 octets: the minimal line is 301 octets.
+        assert!((301..=303).contains(&longest), "{longest}: {:?}", f.minimal_input());
+        assert_eq!(f.reproduced.0, f.reproduced.1);
+        assert!(matches!(&f.exported, Some(Ok(p)) if p.starts_with(dir.path())));
+    }
+    assert!(o.of(Oracle::ServerDown).is_empty());
+}
+
+#[tokio::test]
+async fn hang_on_bad_arg_is_found_and_minimal() {
+    let (o, _dir) = fuzz(&[Defect::HangOnBadArg], 3, 40).await;
+    let hangs = o.of(Oracle::Hang);
+    assert!(!hangs.is_empty(), "no hang found");
+    let f = hangs[0];
+    let r = f.repro.as_ref().unwrap();
+    let wire = String::from_utf8_lossy(&r.trigger.wire()).into_owned();
+    assert!(wire.contains(" -") || wire.contains("%n"), "{wire:?}");
+    assert!(r.trigger.len() <= 24, "{wire:?}");
+}
+
+fn wrong_answers<'a>(o: &'a FuzzOutcome, reason: &str) -> Vec<&'a pop3test::fuzz::Finding> {
+    o.of(Oracle::WrongAnswer).into_iter().filter(|f| f.key.reason == reason).collect()
+}
+
+#[tokio::test]
+async fn number_wrap_is_found() {
+    let (o, _dir) = fuzz(&[Defect::NumberWrap], 4, 1500).await;
+    let found = wrong_answers(&o, "number-wrap");
+    assert!(!found.is_empty(), "no number-wrap finding");
+    for f in found {
+        let wire = String::from_utf8_lossy(&f.repro.as_ref().unwrap().trigger.wire()).into_owned();
+        let n: u128 = wire.split_ascii_whitespace().filter_map(|w| w.parse().ok()).max().unwrap_or(0);
+        assert!(n > u128::from(u32::MAX), "{wire:?}");
+    }
+}
+
+#[tokio::test]
+async fn lenient_args_are_found() {
+    let (o, _dir) = fuzz(&[Defect::LenientArgs], 5, 1500).await;
+    let found: Vec<_> =
+        ["malformed-argument", "extra-argument", "whitespace"].iter().flat_map(|r| wrong_answers(&o, r)).collect();
+    assert!(!found.is_empty(), "no lenient-args finding");
+    for f in found {
+        let r = f.repro.as_ref().unwrap();
+        assert!(r.trigger.len() <= 40, "{:?}", f.minimal_input());
+    }
+}
+
+#[tokio::test]
+async fn dele_twice_ok_is_found() {
+    let (o, _dir) = fuzz(&[Defect::DeleTwiceOk], 6, 1500).await;
+    let found = wrong_answers(&o, "deleted-message");
+    assert!(found.iter().any(|f| f.key.keyword == "DELE"), "no second-DELE finding");
+}
+
+#[tokio::test]
+async fn wrong_state_ok_is_found_before_login() {
+    let (o, _dir) = fuzz(&[Defect::WrongStateOk], 7, 600).await;
+    let found = wrong_answers(&o, "wrong-state");
+    assert!(found.iter().any(|f| !Context::from_name(&f.key.context).unwrap().needs_login()), "no wrong-state finding");
+    let f = found[0];
+    assert!(f.repro.as_ref().unwrap().prefix.is_empty());
+}
+
+#[tokio::test]
+async fn close_after_errors_is_a_policy_not_a_crash() {
+    let (o, _dir) = fuzz(&[Defect::CloseAfterErrors], 8, 1000).await;
+    assert_eq!(o.of(Oracle::Policy).len(), 1, "policy note expected");
+    assert_eq!(o.of(Oracle::Policy)[0].policy_count, Some(3));
+    assert!(o.of(Oracle::Crash).is_empty());
+    assert!(o.of(Oracle::Hang).is_empty());
+    assert_eq!(o.of(Oracle::Policy)[0].severity(), pop3test::results::Severity::Info);
+}
+
+#[tokio::test]
+async fn same_seed_same_run() {
+    let a = fuzz(&[Defect::NumberWrap], 9, 300).await.0;
+    let b = fuzz(&[Defect::NumberWrap], 9, 300).await.0;
+    let keys = |o: &FuzzOutcome| o.findings.iter().map(|f| (f.key.clone(), f.minimal_input())).collect::<Vec<_>>();
+    assert_eq!(keys(&a), keys(&b));
+    assert_eq!(a.sessions, b.sessions);
+}
