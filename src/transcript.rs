@@ -136,6 +136,10 @@ pub fn redact_command_line(line: &[u8], in_sasl: &mut bool) -> Vec<u8> {
     let mut words = line.splitn(2, |&b| b == b' ');
     let keyword = words.next().unwrap_or_default();
     let rest = words.next();
+    let is = |k: &[u8]| keyword.eq_ignore_ascii_case(k);
+    if !(is(b"PASS") || is(b"APOP") || is(b"AUTH")) || rest.is_none() {
+        return line.to_vec();
+    }
     let kw = keyword.to_ascii_uppercase();
     let mut out = Vec::with_capacity(line.len());
     match (kw.as_slice(), rest) {
@@ -207,6 +211,17 @@ pub fn printable(bytes: &[u8], max: usize) -> String {
         );
     }
     let mut out = String::with_capacity(bytes.len() + 8);
+    // Fast path: printable ASCII with CRLF, the usual POP3 line.
+    if bytes.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' || b == b'\r' || b == b'\n') {
+        for &b in bytes {
+            match b {
+                b'\r' => out.push_str("\\r"),
+                b'\n' => out.push_str("\\n"),
+                b => out.push(b as char),
+            }
+        }
+        return out;
+    }
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
             match c {

@@ -70,9 +70,10 @@ enum Scope {
 async fn each_defect_fails_the_checks_naming_its_requirement() {
     use Scope::*;
     // (defect, scope, cleartext logins allowed with --stls never). Left out: the audit's
-    // findings (stls-injection, cleartext-login, user-enumeration) and no-capa (the probe cannot
-    // even learn about STLS; it is the audit's A02).
+    // findings (cleartext-login, user-enumeration) and no-capa (the probe cannot even learn about
+    // STLS; it is the audit's A02).
     let table: &[(&str, Scope, bool)] = &[
+        ("stls-injection", Strict, false),
         ("stls-twice", Strict, false),
         ("stls-readvertised", Strict, false),
         ("plaintext-after-stls-ok", Loose, false),

@@ -44,6 +44,9 @@ pub struct Outcome {
     pub candidate: Option<Candidate>,
     /// False when the session must be replaced (closed, hung, or its state is no longer known).
     pub alive: bool,
+    /// The session is open but the model no longer knows its state (a line of a case with a
+    /// server-chosen reply count was accepted): fuzzing starts a new one, replays go on.
+    pub uncertain: bool,
     /// The server closed right after a `-ERR` (the text of that reply, the errors in a row).
     pub closed_after_err: Option<(String, u32)>,
 }
@@ -219,7 +222,7 @@ impl Session {
         self.model.apply(line, resp.status);
         if let Some(c) = candidate {
             let alive = !c.oracle.kills_session() && c.reason == Reason::None;
-            return Some(Outcome { candidate: Some(c), alive, closed_after_err: None });
+            return Some(Outcome { candidate: Some(c), alive, ..Outcome::default() });
         }
         if self.model.state == crate::proto::SessionState::Closed {
             return Some(Outcome { alive: false, ..Outcome::default() });
@@ -276,7 +279,9 @@ impl Session {
             }
             replies.extend(split_replies(&buf));
         }
-        match self.sync(lines.len() + 4, &mut replies).await {
+        // Lines of the case that are CAPA themselves get the same reply as ours: skip theirs.
+        let own_capas = lines.iter().filter(|l| l.trim_ascii().eq_ignore_ascii_case(b"CAPA")).count();
+        match self.sync(lines.len() + 4, own_capas, &mut replies).await {
             Ok(()) => {}
             Err(NetError::Usage(_)) => return Outcome::default(),
             Err(e) => {
@@ -290,8 +295,8 @@ impl Session {
         for r in &replies {
             self.note_status(r);
             if r.is_ok() {
-                // A line of the case was accepted: its effect is unknown, start afresh.
-                outcome.alive = false;
+                // A line of the case was accepted: its effect is unknown.
+                outcome.uncertain = true;
             }
             if outcome.candidate.is_none() {
                 if let Some(v) = r.violations.iter().find(|v| !matches!(v, Violation::UnexpectedContinuation)) {
@@ -304,7 +309,7 @@ impl Session {
 
     /// Sends CAPA and reads replies until CAPA's own (recognised by its first line). Replies
     /// before it belong to the case. Without CAPA: one NOOP-or-CAPA round trip proves liveness.
-    async fn sync(&mut self, max: usize, replies: &mut Vec<Response>) -> Result<(), NetError> {
+    async fn sync(&mut self, max: usize, mut skip: usize, replies: &mut Vec<Response>) -> Result<(), NetError> {
         self.conn.send_raw(b"CAPA\r\n").await?;
         let Some(mark) = self.capa_mark.clone() else {
             let r = self.conn.read_response(Expect::MultiLine).await?;
@@ -314,6 +319,10 @@ impl Session {
         for _ in 0..max {
             let r = self.conn.read_response(Expect::MultiLine).await?;
             match &r.body {
+                Some(b) if skip > 0 && b.lines().next().is_some_and(|l| l == mark.as_bytes()) => {
+                    skip -= 1;
+                    replies.push(r);
+                }
                 Some(b) if b.lines().next().is_some_and(|l| l == mark.as_bytes()) => return Ok(()),
                 Some(b) if b.lines().any(|l| l == mark.as_bytes()) => {
                     // A stale single-line +OK swallowed CAPA's reply as its "body".
@@ -347,14 +356,11 @@ impl Session {
         if let Some(text) = self.last_err.clone() {
             let detail = format!("the server closed the connection right after `-ERR {text}`");
             let c = Candidate::new(Oracle::Policy, keyword, detail);
-            return Outcome {
-                candidate: Some(c),
-                alive: false,
-                closed_after_err: Some((text, self.consecutive_errors)),
-            };
+            let closed_after_err = Some((text, self.consecutive_errors));
+            return Outcome { candidate: Some(c), closed_after_err, ..Outcome::default() };
         }
         let c = Candidate::new(Oracle::Crash, keyword, "the connection was closed or reset without a reply");
-        Outcome { candidate: Some(c), alive: false, closed_after_err: None }
+        Outcome { candidate: Some(c), ..Outcome::default() }
     }
 
     fn net_error(&mut self, e: NetError, keyword: &str, may_close: bool) -> Outcome {

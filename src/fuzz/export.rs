@@ -177,7 +177,7 @@ fn write_read(y: &mut String, line: &[u8], model: &mut Model, framed: bool, time
         Expect::MultiLine => "multi",
         Expect::Sasl => "sasl",
     };
-    let _ = writeln!(y, "  - read: {}", if framed { frame } else { "single" });
+    let _ = writeln!(y, "  - read: {frame}");
     let status = match p.must {
         Must::Ok => Some(Status::Ok),
         Must::Err => Some(Status::Err),
@@ -191,7 +191,13 @@ fn write_read(y: &mut String, line: &[u8], model: &mut Model, framed: bool, time
     if let Some(t) = timeout {
         let _ = writeln!(y, "    timeout: {t}");
     }
-    model.apply(line, status.unwrap_or(Status::Err));
+    // After AUTH the next line may be a continuation: assume it is, and read it framed as SASL
+    // (which also accepts a plain status line).
+    let assumed = match p.must {
+        Must::NotOk if p.expect == Expect::Sasl => Status::Continue,
+        _ => status.unwrap_or(Status::Err),
+    };
+    model.apply(line, assumed);
 }
 
 /// Writes the scenario for `repro` into `dir`; returns the path.

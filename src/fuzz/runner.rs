@@ -452,7 +452,7 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             if session.is_none() {
                 continue;
             }
-        } else if !outcome.alive {
+        } else if !outcome.alive || outcome.uncertain {
             session = None;
             continue;
         }

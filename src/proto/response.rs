@@ -207,7 +207,9 @@ impl Decoder {
             self.run_start = end;
         }
         // Body: scan whole lines from `pos`; lines that need no change stay in the pending run
-        // and are copied in bulk.
+        // and are copied in bulk. Reserve what is already here so a body that arrived whole is
+        // copied once, without reallocation.
+        self.body.data.reserve(buf.len().saturating_sub(self.pos));
         loop {
             let Some(end) = find_line_end(buf, self.pos) else {
                 self.flush_run(buf, self.pos);
@@ -283,11 +285,14 @@ impl Decoder {
             push_once(&mut self.violations, Violation::BareLf);
         }
         let content = trim_eol(line);
-        if memchr(b'\r', content).is_some() {
-            push_once(&mut self.violations, Violation::BareCr);
-        }
-        if memchr(0, content).is_some() {
-            push_once(&mut self.violations, Violation::Nul);
+        // One scan for both rare octets; classify only when one is there.
+        if memchr::memchr2(b'\r', 0, content).is_some() {
+            if memchr(b'\r', content).is_some() {
+                push_once(&mut self.violations, Violation::BareCr);
+            }
+            if memchr(0, content).is_some() {
+                push_once(&mut self.violations, Violation::Nul);
+            }
         }
         // Length counted with CRLF even when the server sent a bare LF.
         let len = content.len() + 2;

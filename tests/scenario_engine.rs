@@ -1,0 +1,169 @@
+//! The step executor against scripted servers (a loopback listener answering fixed bytes): the
+//! state invariant, the protocol invariants and `--allow`, disconnect-after-errors vs a crash, a
+//! silent server, a refused connection, xfail/xpass and skips.
+
+use pop3test::net::{ConnectOptions, Scheme, Target};
+use pop3test::results::Verdict;
+use pop3test::scenario::exec::{self, Env};
+use pop3test::scenario::load::load_str;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// What the scripted server does with one command line.
+enum Reply {
+    Send(&'static str),
+    Close,
+    Ignore,
+}
+
+/// Serves up to 8 connections: a greeting, then `script(line, nth command)` for each line.
+async fn scripted(script: fn(&str, usize) -> Reply) -> Target {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        for _ in 0..8 {
+            let Ok((sock, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                let _ = w.write_all(b"+OK scripted <1.2@test>\r\n").await;
+                let mut n = 0;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    n += 1;
+                    match script(&line, n) {
+                        Reply::Send(s) => {
+                            let _ = w.write_all(s.as_bytes()).await;
+                        }
+                        Reply::Close => return,
+                        Reply::Ignore => {}
+                    }
+                    if n > 100 {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Target { scheme: Scheme::Plain, host: "127.0.0.1".into(), port }
+}
+
+fn env(target: Target) -> Env {
+    let opts = ConnectOptions { timeout: Duration::from_millis(500), ..ConnectOptions::default() };
+    Env::new(target, opts)
+}
+
+const HEAD: &str = "name: rfc1939/t\ntitle: t\nrequirements: [1939-noop]\nrfc: [\"RFC 1939 §5\"]\n";
+
+async fn run(
+    script: fn(&str, usize) -> Reply,
+    extra: &str,
+    steps: &str,
+    allow: &[&str],
+) -> pop3test::results::CheckResult {
+    let s = load_str("t.yaml", &format!("{HEAD}{extra}steps:\n{steps}"), None).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut e = env(scripted(script).await);
+    e.allow = allow.iter().map(|a| a.to_string()).collect();
+    exec::run(&s, &e).await
+}
+
+fn ok_to_all(_: &str, _: usize) -> Reply {
+    Reply::Send("+OK 0 0\r\n")
+}
+
+#[tokio::test]
+async fn an_ok_to_stat_before_login_is_an_illegal_transition_even_unasked() {
+    let r = run(ok_to_all, "", "  - connect:\n  - send: STAT\n", &[]).await;
+    assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+    assert!(r.requirements.contains(&"1939-wrong-state".to_string()));
+    let m = r.message.unwrap();
+    assert!(m.contains("illegal transition") && m.contains("AUTHORIZATION"), "{m}");
+    assert_eq!(r.location.unwrap().line, 7);
+    assert!(!r.transcript.is_empty());
+}
+
+fn lowercase(_: &str, _: usize) -> Reply {
+    Reply::Send("+ok fine\r\n")
+}
+
+#[tokio::test]
+async fn violations_fail_unless_allowed_and_allowed_ones_are_reported() {
+    let steps = "  - connect:\n  - send: QUIT\n";
+    let r = run(lowercase, "", steps, &[]).await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(r.message.as_deref().unwrap().starts_with("[1939-status-case] RFC 1939 §3"), "{:?}", r.message);
+    let r = run(lowercase, "", steps, &["status-case"]).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+    assert!(r.message.unwrap().contains("tolerated by --allow: status-case"));
+}
+
+fn errors_then_close(_: &str, n: usize) -> Reply {
+    if n <= 3 {
+        Reply::Send("-ERR no\r\n")
+    } else {
+        Reply::Close
+    }
+}
+
+fn crash(_: &str, _: usize) -> Reply {
+    Reply::Close
+}
+
+#[tokio::test]
+async fn a_disconnect_after_errors_is_told_apart_from_a_crash() {
+    let steps = "  - connect:\n  - send: FOO\n  - send: FOO\n  - send: FOO\n  - send: NOOP\n";
+    let r = run(errors_then_close, "", steps, &[]).await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    let m = r.message.unwrap();
+    assert!(m.contains("disconnect-after-errors policy") && m.contains("1939-unknown"), "{m}");
+    let r = run(crash, "", "  - connect:\n  - send: NOOP\n", &[]).await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(r.message.unwrap().contains("closed the connection instead of answering `NOOP`"));
+}
+
+fn silent(_: &str, _: usize) -> Reply {
+    Reply::Ignore
+}
+
+#[tokio::test]
+async fn a_server_that_stops_answering_fails_with_a_timeout() {
+    let r = run(silent, "", "  - connect:\n  - send: NOOP\n    timeout: 200ms\n", &[]).await;
+    assert_eq!(r.verdict, Verdict::Fail);
+    assert!(r.message.unwrap().contains("no reply to `NOOP` within 200ms"));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_an_error_not_a_failure() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let s = load_str("t.yaml", &format!("{HEAD}steps:\n  - connect:\n"), None).unwrap();
+    let r = exec::run(&s, &env(Target { scheme: Scheme::Plain, host: "127.0.0.1".into(), port })).await;
+    assert_eq!(r.verdict, Verdict::Error, "{r:?}");
+}
+
+fn err_to_all(_: &str, _: usize) -> Reply {
+    Reply::Send("-ERR no\r\n")
+}
+
+#[tokio::test]
+async fn xfail_and_xpass() {
+    let steps = "  - connect:\n  - send: NOOP\n    expect: { status: ok }\n";
+    let r = run(err_to_all, "xfail: known bug\n", steps, &[]).await;
+    assert_eq!(r.verdict, Verdict::Xfail, "{r:?}");
+    let steps = "  - connect:\n  - send: NOOP\n    expect: { status: err }\n";
+    let r = run(err_to_all, "xfail: known bug\n", steps, &[]).await;
+    assert_eq!(r.verdict, Verdict::Xpass, "{r:?}");
+}
+
+#[tokio::test]
+async fn scenarios_that_do_not_apply_say_why() {
+    let e = env(Target { scheme: Scheme::Plain, host: "127.0.0.1".into(), port: 9 });
+    let text = |req: &str| format!("{HEAD}requires: [{req}]\nsteps:\n  - connect:\n");
+    let reason = |req: &str| e.skip_reason(&load_str("t.yaml", &text(req), None).unwrap());
+    assert!(reason("credentials").unwrap().contains("--user"));
+    assert!(reason("TOP").unwrap().contains("does not advertise TOP"));
+    assert!(reason("SASL PLAIN").unwrap().contains("PLAIN"));
+    assert!(reason("implicit-tls").unwrap().contains("implicit-TLS"));
+    assert!(reason("destructive").unwrap().contains("--destructive"));
+}
