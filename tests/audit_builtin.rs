@@ -74,7 +74,7 @@ async fn default_server_is_secure_nothing_above_info() {
     let report = audit(ServerConfig::default(), true).await;
     no_errors(&report);
     assert_eq!(findings(&report), ids(&[]), "{:#?}", report.results);
-    assert_eq!(report.results.len(), 17);
+    assert_eq!(report.results.len(), 18);
     let summary = report.summary.clone().unwrap();
     assert!(summary.starts_with("TLS enforced: yes, because"), "{summary}");
     assert_eq!(report.exit_code(Some(Severity::High)), 0);

@@ -74,8 +74,21 @@ async fn dovecot_requiring_tls_enforces_it() {
     for id in ["A01", "A02", "A03", "A06", "A07", "A08", "A09", "A10", "A13", "A15", "A17"] {
         assert_eq!(verdict(&report, id).0, Verdict::Pass, "{id}: {:#?}", report.results);
     }
-    // Suite choices (CBC) and the self-signed test certificate depend on the build: low at most.
-    assert!(report.worst_severity() <= Some(Severity::Low), "{:#?}", report.results);
+    // Dovecot 2.3.19 departs here (tests/servers/DOVECOT-NOTES.md): an `AUTH PLAIN <ir>` refused
+    // before TLS is kept, and inside TLS a bare `AUTH PLAIN` is answered with a final status
+    // instead of the `+ ` challenge. Evidence from the transcript of the probe connection:
+    //   C: AUTH PLAIN <redacted>   S: -ERR [AUTH] Authentication not allowed until SSL/TLS is enabled.
+    //   C: STLS                    S: +OK Begin TLS negotiation now.
+    //   C: AUTH PLAIN   [tls]      S: -ERR [AUTH] Authentication failed.   (control connection: `+ `)
+    let (v, sev) = verdict(&report, "A18");
+    assert_eq!((v, sev), (Verdict::Fail, Some(Severity::High)), "{:#?}", report.results);
+    let a18 = report.results.iter().find(|r| r.id == "A18").unwrap();
+    let texts: Vec<&str> = a18.transcript.iter().map(|e| e.text.as_str()).collect();
+    assert!(texts.iter().any(|t| t.starts_with("+ ")), "control got the challenge: {texts:#?}");
+    assert!(report.summary.clone().unwrap().contains("but see A18"));
+    // Apart from A18: suite choices (CBC) and the self-signed test certificate: low at most.
+    let others = report.results.iter().filter(|r| r.id != "A18").filter_map(|r| r.severity).max();
+    assert!(others <= Some(Severity::Low), "{:#?}", report.results);
 }
 
 #[tokio::test]

@@ -14,10 +14,21 @@ fn pop3test(args: &[&str]) -> (i32, String) {
 fn reproducers_replay_with_run_and_as_regressions() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let (code, text) =
-        pop3test(&["fuzz", "--builtin", "--defect", "number-wrap", "--cases", "300", "--seed", "4", "--out", out, "-q"]);
+    let (code, text) = pop3test(&[
+        "fuzz",
+        "--builtin",
+        "--defect",
+        "number-wrap",
+        "--cases",
+        "600",
+        "--seed",
+        "5",
+        "--out",
+        out,
+        "-q",
+    ]);
     assert_eq!(code, 0, "medium findings do not gate at --fail-on high: {text}");
-    assert!(text.contains("seed 4"), "{text}");
+    assert!(text.contains("seed 5"), "{text}");
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(!files.is_empty(), "no reproducer written: {text}");
     assert!(files.iter().all(|p| p.file_name().unwrap().to_str().unwrap().starts_with("wrong-answer.number-wrap.")));
@@ -38,12 +49,24 @@ fn reproducers_replay_with_run_and_as_regressions() {
 
     // The next fuzz run replays them first; with --fail-on medium they gate.
     let (code, text) = pop3test(&[
-        "fuzz", "--builtin", "--defect", "number-wrap", "--cases", "5", "--seed", "5", "--out", out, "--fail-on", "medium",
-        "--report", &format!("json={out}/report.json"),
+        "fuzz",
+        "--builtin",
+        "--defect",
+        "number-wrap",
+        "--cases",
+        "5",
+        "--seed",
+        "6",
+        "--out",
+        out,
+        "--fail-on",
+        "medium",
+        "--report",
+        &format!("json={out}/report.json"),
     ]);
     assert_eq!(code, 5, "{text}");
     let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
-    assert!(report.contains("still fails") && report.contains("\"seed\": 5"), "{report}");
+    assert!(report.contains("still fails") && report.contains("\"seed\": 6"), "{report}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! The audit's findings as values: one [`CheckId`] per row of the TLS posture table (A01–A16 in
-//! `pop3-requirements.md`, plus A17 for APOP timestamp reuse), each knowing its title, requirement
+//! `pop3-requirements.md`, plus A17 for APOP timestamp reuse and A18 for state carried across STLS), each knowing its title, requirement
 //! ids, RFC sections, CVE/CWE references and remediation; an [`Outcome`] per check; and the
 //! [`Evidence`] (transcripts of every connection the decision rests on) that travels with it.
 //! Probes observe, pure `decide_*` functions turn observations into outcomes, and
@@ -31,6 +31,7 @@ pub enum CheckId {
     A15,
     A16,
     A17,
+    A18,
 }
 
 /// What a check is about, independent of any run.
@@ -47,7 +48,7 @@ pub struct Meta {
 
 impl CheckId {
     /// Every check, in report order.
-    pub const ALL: [CheckId; 17] = [
+    pub const ALL: [CheckId; 18] = [
         CheckId::A01,
         CheckId::A02,
         CheckId::A03,
@@ -65,6 +66,7 @@ impl CheckId {
         CheckId::A15,
         CheckId::A16,
         CheckId::A17,
+        CheckId::A18,
     ];
 
     /// The id as reports show it (`A06`).
@@ -213,6 +215,13 @@ impl CheckId {
                 &["RFC 1939 §7"],
                 &["CWE-294"],
                 "Put a fresh <process-ID.clock@hostname> timestamp in every greeting, or disable APOP.",
+            ),
+            A18 => m(
+                "Authentication state carried across STLS (session fixation)",
+                &["2595-stls-state", "5034-challenge"],
+                &["RFC 2595 §4", "RFC 5034 §4", "RFC 7457 §2.1"],
+                &["CWE-384"],
+                "Reset the whole session on STLS: forget any AUTH exchange, USER name or other state from before the                  handshake, exactly as if the connection had just been opened.",
             ),
         }
     }

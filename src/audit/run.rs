@@ -1,12 +1,12 @@
 //! The audit as one call: every probe runs concurrently, each on its own connections and within
 //! its own bounds (see [`Waits`]); then the pure `decide_*` functions turn what was observed into
-//! the findings A01–A17, and [`verdict::summary`] into the verdict line. The result is one
+//! the findings A01–A18, and [`verdict::summary`] into the verdict line. The result is one
 //! [`Report`] of kind `audit`, rendered afterwards by any report format.
 
 use super::check::{CheckId, Finding, Outcome};
 use super::dial::{Ctx, Waits};
 use super::tls_scan::{self, Side};
-use super::{cert, certs, implicit, injection, login, mechs, stls, verdict};
+use super::{cert, certs, fixation, implicit, injection, login, mechs, stls, verdict};
 use crate::net::session::Credentials;
 use crate::net::Target;
 use crate::results::{Report, RunKind, ServerInfo};
@@ -84,6 +84,7 @@ pub async fn run(cfg: &AuditConfig) -> Report {
         (scan_stls, t_scan_stls),
         (scan_imp, t_scan_imp),
         (a15, t_a15),
+        (a18, t_a18),
     ) = tokio::join!(
         // Boxed: each probe's state machine is large, and nine of them inline would overflow a
         // test thread's stack in debug builds.
@@ -96,6 +97,7 @@ pub async fn run(cfg: &AuditConfig) -> Report {
         timed(Box::pin(tls_scan::scan_stls(ctx, hello))),
         timed(Box::pin(implicit_scan)),
         timed(Box::pin(login::a15(ctx, user))),
+        timed(Box::pin(fixation::finding(ctx))),
     );
 
     let mut out: Vec<(Finding, f64)> = Vec::new();
@@ -166,6 +168,7 @@ pub async fn run(cfg: &AuditConfig) -> Report {
     }
     out.push((Finding::new(CheckId::A14, tls_scan::decide_a14(side_stls, side_imp)).with_evidence(a14_ev), t_scan_imp));
     out.push((a15, t_a15));
+    out.push((a18, t_a18));
 
     let mut sources: Vec<(String, String)> = Vec::new();
     let mut add = |what: String, text: Option<&str>| {

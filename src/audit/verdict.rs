@@ -71,7 +71,19 @@ pub fn summary(findings: &[Finding]) -> String {
     if let Some(Outcome::Pass(_)) = get(CheckId::A10) {
         yes.push("only TLS 1.2 or later is accepted".into());
     }
-    format!("TLS enforced: yes, because {}", join_and(&yes))
+    let line = format!("TLS enforced: yes, because {}", join_and(&yes));
+    // Passwords are safe, but a high finding elsewhere (e.g. A18 session fixation) must not hide
+    // behind a "yes".
+    let serious: Vec<String> = findings
+        .iter()
+        .filter(|f| f.outcome.severity().is_some_and(|s| s >= crate::results::Severity::High))
+        .map(|f| f.id.code())
+        .collect();
+    if serious.is_empty() {
+        line
+    } else {
+        format!("{line}; but see {} (high or above)", join_and(&serious))
+    }
 }
 
 #[cfg(test)]

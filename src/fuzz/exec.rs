@@ -280,8 +280,15 @@ impl Session {
             replies.extend(split_replies(&buf));
         }
         // Lines of the case that are CAPA themselves get the same reply as ours: skip theirs.
-        let own_capas = lines.iter().filter(|l| l.trim_ascii().eq_ignore_ascii_case(b"CAPA")).count();
-        match self.sync(lines.len() + 4, own_capas, &mut replies).await {
+        let bare = |l: &[u8]| -> Vec<u8> {
+            let l = l.strip_suffix(b"\n").unwrap_or(l);
+            l.strip_suffix(b"\r").unwrap_or(l).to_vec()
+        };
+        let own_capas = lines.iter().filter(|l| bare(l).eq_ignore_ascii_case(b"CAPA")).count();
+        // After an AUTH line the server may still wait for SASL data: a `*` first ends any
+        // exchange (cancel, or an unknown command: one -ERR either way), then CAPA is a command.
+        let sasl = lines.iter().any(|l| keyword_of(l) == "AUTH");
+        match self.sync(lines.len() + 4, own_capas, sasl, &mut replies).await {
             Ok(()) => {}
             Err(NetError::Usage(_)) => return Outcome::default(),
             Err(e) => {
@@ -309,8 +316,14 @@ impl Session {
 
     /// Sends CAPA and reads replies until CAPA's own (recognised by its first line). Replies
     /// before it belong to the case. Without CAPA: one NOOP-or-CAPA round trip proves liveness.
-    async fn sync(&mut self, max: usize, mut skip: usize, replies: &mut Vec<Response>) -> Result<(), NetError> {
-        self.conn.send_raw(b"CAPA\r\n").await?;
+    async fn sync(
+        &mut self,
+        max: usize,
+        mut skip: usize,
+        sasl: bool,
+        replies: &mut Vec<Response>,
+    ) -> Result<(), NetError> {
+        self.conn.send_raw(if sasl { b"*\r\nCAPA\r\n" } else { b"CAPA\r\n" }).await?;
         let Some(mark) = self.capa_mark.clone() else {
             let r = self.conn.read_response(Expect::MultiLine).await?;
             replies.push(r);
@@ -329,13 +342,7 @@ impl Session {
                     replies.push(Response { body: None, ..r });
                     return Ok(());
                 }
-                _ => {
-                    if r.status == Status::Continue {
-                        // Our CAPA went into an AUTH exchange: cancel it and sync again.
-                        self.conn.send_raw(b"*\r\nCAPA\r\n").await?;
-                    }
-                    replies.push(r);
-                }
+                _ => replies.push(r),
             }
         }
         Err(NetError::Usage("lost track of the replies: starting a new session"))

@@ -143,7 +143,12 @@ async fn connection(
     let end = loop {
         let step = session.poll(&mut out);
         if !out.is_empty() {
-            if timeout(ctx.autologout, stream.write(&out)).await.map_or(true, |r| r.is_err()) {
+            // A client that stops reading holds the write; autologout or shutdown ends it.
+            let written = tokio::select! {
+                r = timeout(ctx.autologout, stream.write(&out)) => matches!(r, Ok(Ok(()))),
+                _ = shutdown.wait_for(|&stop| stop) => false,
+            };
+            if !written {
                 break End::Lost;
             }
             out.clear();

@@ -161,7 +161,8 @@ impl Session {
 
     /// The greeting (RFC 1939 §4), with the APOP timestamp (§7).
     pub fn greeting(&self, out: &mut Vec<u8>) {
-        let mut text = String::from("+OK POP3 server ready ");
+        let status = if self.has(Defect::LowercaseStatus) { "+ok" } else { "+OK" };
+        let mut text = format!("{status} POP3 server ready ");
         if self.has(Defect::GreetingTooLong) {
             text.push_str(&"(this greeting is padded beyond the 512-octet limit) ".repeat(12));
         }
@@ -211,11 +212,12 @@ impl Session {
     /// the connection must change: the whole reply to `input` and that step (for tests).
     pub fn exchange(&mut self, input: &[u8]) -> (Vec<u8>, Step) {
         self.feed(input);
-        let mut out = Vec::new();
+        let (mut all, mut batch) = (Vec::new(), Vec::new());
         loop {
-            match self.poll(&mut out) {
-                Step::More => continue,
-                step => return (out, step),
+            let step = self.poll(&mut batch);
+            all.append(&mut batch);
+            if step != Step::More {
+                return (all, step);
             }
         }
     }
