@@ -90,13 +90,14 @@ async fn default_server_is_secure_nothing_above_info() {
 
 #[tokio::test]
 async fn each_tls_defect_yields_exactly_its_finding() {
-    let cases: [(Defect, &[&str]); 7] = [
+    let cases: [(Defect, &[&str]); 8] = [
         (Defect::StlsInjection, &["A06"]),
         (Defect::CleartextLogin, &["A03", "A05"]),
         (Defect::StlsTwice, &["A08"]),
         (Defect::StlsReadvertised, &["A08"]),
         (Defect::PlaintextAfterStlsOk, &["A09"]),
         (Defect::ApopStaticTimestamp, &["A17"]),
+        (Defect::AuthSurvivesStls, &["A18"]),
         (Defect::UserEnumeration, &["A15"]),
     ];
     let runs = cases.iter().map(|(d, _)| audit(with(&[*d]), true));

@@ -18,6 +18,7 @@ fn expectation(d: Defect) -> (&'static str, &'static str) {
         StlsInjection => ("after TLS: silence", "after TLS: +OK Capability list follows"),
         CleartextLogin => ("capa USER=false USER=-ERR PASS=-ERR", "capa USER=false USER=+OK PASS=+OK"),
         StlsAfterLogin => ("STLS=-ERR", "STLS=+OK then in TLS: STAT=+OK"),
+        AuthSurvivesStls => ("in TLS: AUTH PLAIN=+ ", "in TLS: AUTH PLAIN=+OK"),
         StlsTwice => ("STLS=-ERR", "STLS=+OK"),
         StlsReadvertised => ("STLS in CAPA after TLS: false", "STLS in CAPA after TLS: true"),
         PlaintextAfterStlsOk => ("after +OK: silence", "after +OK: +OK ready to start TLS\\r\\n"),
@@ -93,6 +94,7 @@ defect_tests! {
     stls_injection => StlsInjection,
     cleartext_login => CleartextLogin,
     stls_after_login => StlsAfterLogin,
+    auth_survives_stls => AuthSurvivesStls,
     stls_twice => StlsTwice,
     stls_readvertised => StlsReadvertised,
     plaintext_after_stls_ok => PlaintextAfterStlsOk,
@@ -215,6 +217,17 @@ async fn observe(d: Defect, h: &ServerHandle) -> String {
             }
             c.start_tls().await.expect("handshake");
             format!("STLS=+OK then in TLS: STAT={}", st(&cmd(&mut c, "STAT").await))
+        }
+        AuthSurvivesStls => {
+            // Cleartext AUTH PLAIN with the real credentials: refused before TLS either way.
+            let (mut c, _) = plain(h).await;
+            let refused = framed(&mut c, "AUTH PLAIN AG1yb3NlAHRhbnN0YWFm", Expect::Sasl).await;
+            assert!(refused.is_err());
+            assert!(cmd(&mut c, "STLS").await.is_ok());
+            c.start_tls().await.expect("handshake");
+            let r = framed(&mut c, "AUTH PLAIN", Expect::Sasl).await;
+            let status = if r.status == pop3test::proto::Status::Continue { "+ " } else { st(&r) };
+            format!("in TLS: AUTH PLAIN={status}")
         }
         StlsTwice => format!("STLS={}", st(&cmd(&mut tls(h).await, "STLS").await)),
         StlsReadvertised => {

@@ -127,7 +127,8 @@ async fn measure_server(
 
 async fn raw_noop_rate_users(addr: SocketAddr, users: &[(String, String)], per: usize) -> f64 {
     let mut set = tokio::task::JoinSet::new();
-    for (u, p) in users.to_vec() {
+    for (u, p) in users {
+        let (u, p) = (u.clone(), p.clone());
         set.spawn(async move {
             let mut c = raw::RawConn::login(addr, &u, &p).await.expect("raw login");
             let t = Instant::now();
@@ -149,7 +150,8 @@ async fn raw_noop_rate_users(addr: SocketAddr, users: &[(String, String)], per: 
 /// NOOP round trips through pop3test's own connection (decoder, transcript, timeouts).
 async fn pop3test_noop_rate(target: &Target, opts: &ConnectOptions, users: &[(String, String)], per: usize) -> f64 {
     let mut set = tokio::task::JoinSet::new();
-    for (u, p) in users.to_vec() {
+    for (u, p) in users {
+        let (u, p) = (u.clone(), p.clone());
         let (target, opts) = (target.clone(), opts.clone());
         set.spawn(async move {
             let creds = Credentials { user: u, password: Secret::new(p) };

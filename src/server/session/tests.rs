@@ -1,6 +1,8 @@
 //! Unit tests of the sans-IO session: byte literals in, byte literals out.
 
+use super::transaction::top;
 use super::*;
+use crate::proto::{apop, stuffing};
 use crate::server::seed;
 
 fn shared(defects: DefectSet, allow_cleartext: bool) -> Arc<Shared> {
