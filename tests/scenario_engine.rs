@@ -167,3 +167,32 @@ async fn scenarios_that_do_not_apply_say_why() {
     assert!(reason("implicit-tls").unwrap().contains("implicit-TLS"));
     assert!(reason("destructive").unwrap().contains("--destructive"));
 }
+
+/// Takes STLS, then treats what follows as (broken) TLS and hangs up, as Dovecot does with
+/// `STLS\r\nCAPA\r\n`: the injected CAPA never runs.
+fn stls_then_eats_injection(line: &str, _: usize) -> Reply {
+    match line {
+        "STLS" => Reply::Send("+OK begin TLS\r\n"),
+        _ => Reply::Close,
+    }
+}
+
+/// Takes STLS and answers the injected CAPA in plaintext before any handshake.
+fn stls_then_runs_injection(line: &str, _: usize) -> Reply {
+    match line {
+        "STLS" => Reply::Send("+OK begin TLS\r\n"),
+        _ => Reply::Send("+OK\r\nSTLS\r\n.\r\n"),
+    }
+}
+
+#[tokio::test]
+async fn injected_plaintext_read_as_tls_is_safe_and_answered_plaintext_is_not() {
+    let steps =
+        "  - connect:\n  - send_raw: \"STLS\\r\\nCAPA\\r\\n\"\n    expect: { status: ok }\n  - silence: 300ms\n";
+    let r = run(stls_then_eats_injection, "", steps, &[]).await;
+    assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+    assert!(r.message.unwrap().contains("never ran inside TLS"));
+    let r = run(stls_then_runs_injection, "", steps, &[]).await;
+    assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+    assert!(r.requirements.contains(&"2595-handshake-next".to_string()), "{r:?}");
+}

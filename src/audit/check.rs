@@ -103,8 +103,9 @@ impl CheckId {
                 &["2595-cleartext-configurable"],
                 &["RFC 2595 §2.3", "RFC 8314"],
                 &["CWE-319", "CWE-523"],
-                "Refuse every login command and mechanism (USER/PASS, APOP, AUTH) until TLS is active (e.g. Dovecot \
-                 `auth_allow_cleartext = no`, formerly `disable_plaintext_auth = yes`).",
+                "Refuse every login command and mechanism (USER/PASS, APOP, AUTH) until TLS is active. On Dovecot \
+                 2.3 `disable_plaintext_auth = yes` still lets APOP through and treats loopback and \
+                 `login_trusted_networks` as secure; `ssl = required` refuses every cleartext login.",
             ),
             A04 => m(
                 "Cleartext login mechanisms advertised before TLS",

@@ -7,6 +7,7 @@
 pub mod parse;
 pub mod raw;
 pub mod run;
+pub mod tool;
 
 use serde::Serialize;
 

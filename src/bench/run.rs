@@ -1,12 +1,14 @@
 //! The benchmark's sequence: start the built-in server (and use Dovecot when its script left it
 //! running), measure the raw limit, then pop3test on the same server, and report ratios.
 
-use super::{parse, raw, rss_mib, BenchReport};
+use super::{parse, raw, rss_mib, tool, BenchReport};
+use crate::fuzz::Context;
 use crate::net::session::{self, Credentials, Secret, StlsPolicy};
 use crate::net::{ConnectOptions, Target};
 use crate::proto::Command;
 use crate::server::{self, ServerConfig};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How big a run is. `scale = 1.0` is the full benchmark (about a minute); the test suite uses
@@ -60,6 +62,7 @@ pub async fn run(config: &BenchConfig) -> BenchReport {
         let hs = raw::tls_handshake_rate(tls, &server.ca_pem, n).await;
         rep.push("built-in", "raw TLS handshakes (+greeting)", hs, "/s");
     }
+    measure_tool(&mut rep, config, &server.plain_target(), &opts, &users).await;
     if let Some((target, user, pass)) = &config.dovecot {
         if let Ok(addr) = resolve(target).await {
             let users = vec![(user.clone(), pass.clone())];
@@ -77,6 +80,15 @@ pub async fn run(config: &BenchConfig) -> BenchReport {
         }
     }
     server.shutdown().await;
+    // The suite and the audit against the default (secure) built-in server, as users run them.
+    let secure = Arc::new(server::spawn(ServerConfig::default()).await.expect("built-in server"));
+    let (suite_s, checks) = tool::suite_seconds(&secure).await;
+    rep.push("built-in", &format!("built-in suite wall time ({checks} checks)"), suite_s, "s").at_most(2.0, "< 2 s");
+    let audit_s = tool::audit_seconds(&secure).await;
+    rep.push("built-in", "audit wall time (both ports, A01-A18)", audit_s, "s").at_most(2.0, "< 2 s");
+    if let Ok(s) = Arc::try_unwrap(secure) {
+        s.shutdown().await;
+    }
     measure_parser(&mut rep, config);
     let (peak, now) = rss_mib();
     rep.push("process", "peak RSS of the benchmark process", peak, "MiB");
@@ -199,4 +211,75 @@ fn measure_parser(rep: &mut BenchReport, config: &BenchConfig) {
     rep.push("parser", "RETR body with byte-stuffing, decoded whole", whole, "MB/s").at_least(1000.0, ">= 1000 MB/s");
     let chunked = parse::throughput(&wire, rounds, Some(16 * 1024));
     rep.push("parser", "same, fed in 16 KiB reads", chunked, "MB/s").at_least(1000.0, ">= 1000 MB/s");
+}
+
+/// Fuzzer and scenario engine on the same server as the raw rows, as ratios to them.
+async fn measure_tool(
+    rep: &mut BenchReport,
+    config: &BenchConfig,
+    target: &Target,
+    opts: &ConnectOptions,
+    users: &[(String, String)],
+) {
+    let group = "built-in";
+    let (u0, p0) = &users[0];
+    let addr = resolve(target).await.expect("bench server address");
+    let n = config.n(20_000);
+    let raw1 = raw::noop_rate(addr, u0, p0, 1, n).await;
+    let (fz, _, _) = tool::fuzz_rate(target, opts, &users[0], &[Context::Transaction], 1, n as u64, false).await;
+    rep.push(group, "fuzz cases, 1 session reused (TRANSACTION)", fz, "/s").ratio_at_least(
+        fz / raw1,
+        0.8,
+        ">= 0.80 of raw NOOP rate",
+    );
+    if users.len() > 1 {
+        let jobs = users.len().min(2);
+        let rawn = raw_noop_rate_users(addr, &users[..jobs], n / jobs).await;
+        let fzn = fuzz_rate_multi(target, opts, &users[..jobs], n as u64).await;
+        rep.push(group, &format!("fuzz cases, {jobs} sessions reused"), fzn, "/s").ratio_at_least(
+            fzn / rawn,
+            0.8,
+            ">= 0.80 of raw NOOP rate",
+        );
+    }
+    let fresh_n = config.n(2_000) as u64;
+    let sessions = raw::session_rate(addr, u0, p0, fresh_n as usize).await;
+    let (ff, _, _) = tool::fuzz_rate(target, opts, &users[0], &[Context::Transaction], 1, fresh_n, true).await;
+    rep.push(group, "fuzz cases, fresh session per case", ff, "/s").ratio_at_least(
+        ff / sessions,
+        0.8,
+        ">= 0.80 of raw fresh sessions",
+    );
+    let per = tool::engine_per_exchange(target, opts, &users[0], config.n(5_000)).await;
+    let raw_per = 1.0 / raw1;
+    rep.push(group, "scenario engine, time per NOOP step", per * 1e6, "µs").ratio_at_least(
+        raw_per / per,
+        0.9,
+        ">= 0.90 of raw (overhead <= 10%)",
+    );
+    // Memory over a long fuzz run: peak RSS before and after (the server runs in this process too).
+    let (before, _) = rss_mib();
+    let long = config.n(1_000_000) as u64;
+    let (rate, cases, _) = tool::fuzz_rate(target, opts, &users[0], &Context::ALL, 1, long, false).await;
+    let (after, now) = rss_mib();
+    rep.push(group, &format!("long fuzz run ({cases} cases, every context)"), rate, "/s");
+    rep.push("process", "peak RSS growth over the long fuzz run", after - before, "MiB")
+        .at_most(10.0, "flat (< 10 MiB growth)");
+    rep.push("process", "RSS after the long fuzz run", now, "MiB").at_most(50.0, "< 50 MB");
+}
+
+async fn fuzz_rate_multi(target: &Target, opts: &ConnectOptions, users: &[(String, String)], cases: u64) -> f64 {
+    // Each worker logs in as its own user (maildrops are locked per user).
+    let mut set = tokio::task::JoinSet::new();
+    let per = cases / users.len() as u64;
+    let t = std::time::Instant::now();
+    for u in users {
+        let (target, opts, u) = (target.clone(), opts.clone(), u.clone());
+        set.spawn(async move { tool::fuzz_rate(&target, &opts, &u, &[Context::Transaction], 1, per, false).await.1 });
+    }
+    let mut total = 0;
+    while let Some(n) = set.join_next().await {
+        total += n.expect("join");
+    }
+    total as f64 / t.elapsed().as_secs_f64()
 }

@@ -79,6 +79,7 @@ async fn walk(
             }
         } else {
             conn.note(format!("{} login refused", method.name()));
+            return Err(NetError::Usage("the login was refused (wrong credentials, or the server needs --stls first)"));
         }
     }
     for v in &violations {

@@ -270,8 +270,12 @@ impl Session {
                     Ok(Some(b)) => buf.extend_from_slice(&b),
                     Ok(None) => break,
                     Err(_) => {
-                        for r in split_replies(&buf) {
-                            self.note_status(&r);
+                        let replies = split_replies(&buf);
+                        for r in &replies {
+                            self.note_status(r);
+                        }
+                        if let Some(o) = stls_took_over(lines, &replies) {
+                            return o;
                         }
                         return self.closed(&keyword);
                     }
@@ -294,6 +298,9 @@ impl Session {
             Err(e) => {
                 for r in &replies {
                     self.note_status(r);
+                }
+                if let Some(o) = stls_took_over(lines, &replies) {
+                    return o;
                 }
                 return self.net_error(e, &keyword, false);
             }
@@ -468,6 +475,28 @@ fn violation(v: &Violation, keyword: &str) -> Candidate {
 }
 
 /// Splits raw reply bytes into single-line responses (quiet-window reading).
+/// A malformed STLS line (arguments, junk) answered `+OK`: the server then expects a TLS
+/// handshake, so whatever plaintext follows ends the session. That end is the consequence of a
+/// wrong answer (RFC 2595 §4: STLS takes no argument; RFC 1939 §3: invalid syntax gets `-ERR`),
+/// not a crash. Dovecot 2.3 does this for `STLS <anything>`.
+fn stls_took_over(lines: &[Vec<u8>], replies: &[Response]) -> Option<Outcome> {
+    let bare = |l: &[u8]| {
+        let l = l.strip_suffix(b"\n").unwrap_or(l);
+        l.strip_suffix(b"\r").unwrap_or(l).to_vec()
+    };
+    let junk_stls = lines.iter().find(|l| keyword_of(l) == "STLS" && !bare(l).eq_ignore_ascii_case(b"STLS"))?;
+    if !replies.iter().any(Response::is_ok) {
+        return None;
+    }
+    let shown = crate::transcript::printable(junk_stls, 60);
+    let detail = format!(
+        "`+OK` to a malformed STLS line (`{shown}`): the server started TLS for a command it should have refused, \
+         and the plaintext that followed ended the session"
+    );
+    let c = Candidate { reason: Reason::ExtraArgument, ..Candidate::new(Oracle::WrongAnswer, "STLS", detail) };
+    Some(Outcome { candidate: Some(c), alive: false, ..Outcome::default() })
+}
+
 fn split_replies(buf: &[u8]) -> Vec<Response> {
     let mut out = Vec::new();
     let mut rest = buf;

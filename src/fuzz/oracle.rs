@@ -277,8 +277,7 @@ impl Candidate {
 /// Words with which servers announce they are closing after an error (`-ERR too many errors, bye`).
 pub fn announces_close(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    let words =
-        ["bye", "closing", "disconnect", "goodbye", "terminat", "logging out", "too many errors", "too many bad"];
+    let words = ["bye", "closing", "disconnect", "goodbye", "terminat", "logging out", "too many"];
     words.iter().any(|w| t.contains(w))
 }
 

@@ -332,8 +332,12 @@ impl Shared {
         let count = if said_so {
             count
         } else {
+            // A fresh session closed after `n` neutral errors explains this close whenever we had
+            // sent at least about as many: pipelined cases and a server's unprompted parting
+            // `-ERR` (Dovecot sends one right after the reply to the 3rd bad command) make the
+            // count we saw larger than the limit, never smaller by more than a lost reply.
             match self.closes_after(ctx, count + 1).await? {
-                Some(n) if n + 1 >= count => n,
+                Some(n) if n <= count + 1 => n,
                 _ => return Some(false),
             }
         };

@@ -98,6 +98,10 @@ impl Env {
 #[derive(Debug, Clone)]
 pub(crate) enum Stop {
     Fail(Box<Failure>),
+    /// The scenario's question was answered early and in the server's favour (e.g. it read
+    /// plaintext injected after STLS as TLS data and the handshake failed: the injected command
+    /// cannot have run inside TLS); the remaining steps have nothing left to test.
+    Pass(String),
     /// The tester could not do its job.
     Error {
         message: String,
@@ -134,6 +138,8 @@ pub(crate) struct Conn {
     /// Consecutive `-ERR` replies (for telling a disconnect-after-errors policy from a crash).
     pub errs_in_row: u32,
     pub sent_dele: bool,
+    /// The last write held more than one line (e.g. `STLS\r\nCAPA\r\n`): bytes followed STLS.
+    pub wrote_after_stls: bool,
     /// Commands written by `send_raw` whose replies are still to be read, in order.
     pub pending: std::collections::VecDeque<Option<crate::proto::Command>>,
     /// When the connection opened, relative to the scenario's start (to merge transcripts).
@@ -239,6 +245,10 @@ impl Run<'_> {
                 r.expected = f.expected;
                 r.actual = f.actual;
                 r.location = Some(loc(f.span));
+            }
+            Err(Stop::Pass(message)) => {
+                r.message = Some(message);
+                r.location = Some(loc(sc.span));
             }
             Err(Stop::Error { message, span }) => {
                 r.verdict = Verdict::Error;

@@ -241,6 +241,7 @@ impl<'e> Run<'e> {
 
     pub(crate) async fn write(&mut self, step: &Step, wire: &[u8]) -> Result<(), Stop> {
         let c = self.conn_mut(step)?;
+        c.wrote_after_stls = memchr::memchr_iter(b'\n', wire).nth(1).is_some();
         let conn = c.conn.as_mut().expect("conn_mut checked");
         match conn.send_raw(wire).await {
             Ok(()) => Ok(()),
@@ -384,6 +385,7 @@ impl<'e> Run<'e> {
                 in_sasl: false,
                 errs_in_row: 0,
                 sent_dele: false,
+                wrote_after_stls: false,
                 pending: Default::default(),
                 opened_ms,
             },

@@ -40,7 +40,27 @@ impl Run<'_> {
             f.actual = Some(stray.unwrap_or_else(|| "non-TLS data in the handshake".into()));
             return Err(Stop::from(f));
         }
-        r.map_err(|e| self.error(step, format!("TLS handshake after STLS failed: {e}")))
+        match r {
+            Ok(()) => Ok(()),
+            // Our own write put plaintext after STLS (an injection probe) and the server read it
+            // as the start of the TLS handshake, which then failed: the injected command never
+            // ran inside TLS — the safe behaviour (Dovecot does this), judged by what happened,
+            // not by any wording.
+            Err(e) if self.conn_mut(step)?.wrote_after_stls && !matches!(e, NetError::TlsSetup(_)) => {
+                let c = self.conn_mut(step)?;
+                if let Some(conn) = c.conn.as_mut() {
+                    conn.note(format!(
+                        "handshake failed after injected plaintext ({e}): the server consumed it as TLS"
+                    ));
+                }
+                c.state = SessionState::Closed;
+                Err(Stop::Pass(format!(
+                    "the server read the plaintext pipelined after STLS as TLS data and the handshake failed ({e}): \
+                     the injected command never ran inside TLS"
+                )))
+            }
+            Err(e) => Err(self.error(step, format!("TLS handshake after STLS failed: {e}"))),
+        }
     }
 
     /// CAPA for the tester's own decisions (login method, STLS): tracked like any reply, not
