@@ -99,7 +99,6 @@ async fn each_defect_fails_the_checks_naming_its_requirement() {
         ("apop-static-timestamp", Strict, false),
         ("crash-on-long-line", Loose, false),
         ("hang-on-bad-arg", Loose, false),
-        ("close-after-errors", Loose, false),
         ("greeting-too-long", Strict, false),
         ("expire-malformed", Strict, false),
         ("stat-counts-deleted", Loose, false),
@@ -179,4 +178,22 @@ fn every_item_id_is_unique_across_scenarios_and_checks() {
         }
     }
     assert!(dups.is_empty(), "duplicate ids: {dups:?}");
+}
+
+/// A server that ends the session after a run of errors follows a legitimate policy (Dovecot
+/// does, after 3 before login): nothing may fail for it, and scenarios it cuts short are skipped
+/// with the policy named — never passed silently.
+#[tokio::test]
+async fn disconnect_after_errors_is_a_policy_not_a_failure() {
+    let config = ServerConfig { defects: DefectSet::from(Defect::CloseAfterErrors), ..ServerConfig::default() };
+    let results = run_against(config, StlsPolicy::Auto, None).await;
+    let failed: Vec<String> =
+        results.iter().filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::Error)).map(describe).collect();
+    assert!(failed.is_empty(), "{failed:#?}");
+    let skipped_for_policy = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Skip)
+        .filter(|r| r.message.as_deref().unwrap_or("").contains("disconnect-after-errors policy"))
+        .count();
+    assert!(skipped_for_policy > 0, "no scenario named the policy");
 }

@@ -113,9 +113,9 @@ fn crash(_: &str, _: usize) -> Reply {
 async fn a_disconnect_after_errors_is_told_apart_from_a_crash() {
     let steps = "  - connect:\n  - send: FOO\n  - send: FOO\n  - send: FOO\n  - send: NOOP\n";
     let r = run(errors_then_close, "", steps, &[]).await;
-    assert_eq!(r.verdict, Verdict::Fail);
+    assert_eq!(r.verdict, Verdict::Skip, "a legitimate policy is not a failure: {r:?}");
     let m = r.message.unwrap();
-    assert!(m.contains("disconnect-after-errors policy") && m.contains("1939-unknown"), "{m}");
+    assert!(m.contains("disconnect-after-errors policy") && m.contains("3 consecutive -ERR"), "{m}");
     let r = run(crash, "", "  - connect:\n  - send: NOOP\n", &[]).await;
     assert_eq!(r.verdict, Verdict::Fail);
     assert!(r.message.unwrap().contains("closed the connection instead of answering `NOOP`"));

@@ -102,6 +102,9 @@ pub(crate) enum Stop {
     /// plaintext injected after STLS as TLS data and the handshake failed: the injected command
     /// cannot have run inside TLS); the remaining steps have nothing left to test.
     Pass(String),
+    /// The scenario could not go on for a reason that is not the server's fault (e.g. its
+    /// legitimate disconnect-after-errors policy cut the session): skipped, with the reason.
+    Skip(String),
     /// The tester could not do its job.
     Error {
         message: String,
@@ -245,6 +248,11 @@ impl Run<'_> {
                 r.expected = f.expected;
                 r.actual = f.actual;
                 r.location = Some(loc(f.span));
+            }
+            Err(Stop::Skip(message)) => {
+                r.verdict = Verdict::Skip;
+                r.message = Some(message);
+                r.location = Some(loc(sc.span));
             }
             Err(Stop::Pass(message)) => {
                 r.message = Some(message);

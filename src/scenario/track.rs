@@ -76,7 +76,12 @@ impl Run<'_> {
             return Err(Stop::from(f));
         }
         let Some(c) = self.conns.get_mut(on) else { return Ok(()) };
-        c.errs_in_row = if resp.status == Status::Err { c.errs_in_row + 1 } else { 0 };
+        // Only a `+OK` ends a run of errors: servers count `-ERR`s across SASL `+ ` challenges.
+        c.errs_in_row = match resp.status {
+            Status::Err => c.errs_in_row + 1,
+            Status::Continue => c.errs_in_row,
+            _ => 0,
+        };
         let Some(cmd) = cmd else { return Ok(()) };
         if matches!(cmd, Command::Dele(_)) {
             c.sent_dele = true;
