@@ -87,7 +87,7 @@ pub enum Commands {
     /// Example: pop3test fuzz pop3://127.0.0.1:1110 --cases 10000 --seed 42 --user mrose --password-env PW
     Fuzz(crate::fuzz::FuzzArgs),
     /// Audit the TLS posture: is TLS really enforced? (STLS, injection, cleartext login, versions,
-    /// certificates; findings A01-A17 and a verdict line.)
+    /// certificates; findings A01-A18 and a verdict line.)
     /// Example: pop3test audit pop3://mail.example.org --user alice --password-env PW --report sarif=audit.sarif
     Audit(crate::audit::AuditArgs),
 }

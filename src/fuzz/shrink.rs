@@ -139,9 +139,15 @@ pub fn case_seed(run_seed: u64, index: u64) -> [u8; 32] {
 
 /// The value tree of case `index` of a run (regenerating it is cheaper than keeping trees).
 pub fn case_tree(run_seed: u64, index: u64) -> impl ValueTree<Value = Spec> {
+    // Building the strategy (regex-based string strategies among them) costs far more than
+    // drawing one value from it: build it once per worker thread, not once per case.
+    thread_local! {
+        static STRATEGY: proptest::strategy::BoxedStrategy<Spec> = strategies::case().boxed();
+        static CONFIG: Config = Config::default();
+    }
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &case_seed(run_seed, index));
-    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
-    let strategy = strategies::case();
+    let mut runner = TestRunner::new_with_rng(CONFIG.with(Clone::clone), rng);
+    let strategy = STRATEGY.with(Clone::clone);
     loop {
         // `new_tree` only fails for filters that reject too much; there are none here.
         if let Ok(t) = strategy.new_tree(&mut runner) {
