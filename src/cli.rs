@@ -3,6 +3,7 @@
 
 use crate::net::session::{Credentials, Secret};
 use crate::net::{ConnectOptions, Target, TlsOptions};
+use crate::results::Severity;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -53,16 +54,15 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    /// Whether to colour stdout: `always`, or `auto` on a terminal without NO_COLOR.
+    /// Whether to colour stdout: `always`, or `auto` on a terminal without NO_COLOR or TERM=dumb
+    /// (the one rule lives in [`crate::report::color_wanted`]).
     pub fn enabled(self) -> bool {
-        use std::io::IsTerminal;
-        match self {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
-            }
-        }
+        use crate::report::{color_wanted, ColorChoice as C};
+        color_wanted(match self {
+            ColorChoice::Always => C::Always,
+            ColorChoice::Never => C::Never,
+            ColorChoice::Auto => C::Auto,
+        })
     }
 }
 
@@ -233,4 +233,31 @@ pub enum ReportCommand {
         #[arg(long)]
         markdown: Option<PathBuf>,
     },
+}
+
+/// `--fail-on` of `run`, `audit` and `fuzz`: the lowest finding severity that fails the run (exit 5),
+/// or `never` for report-only jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailOn(pub Option<Severity>);
+
+impl std::str::FromStr for FailOn {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.eq_ignore_ascii_case("never") {
+            return Ok(FailOn(None));
+        }
+        s.parse::<Severity>().map(|sev| FailOn(Some(sev))).map_err(|e| format!("{e}, or never"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_on_parses_severities_and_never() {
+        assert_eq!("high".parse::<FailOn>(), Ok(FailOn(Some(Severity::High))));
+        assert_eq!("NEVER".parse::<FailOn>(), Ok(FailOn(None)));
+        assert!("sometimes".parse::<FailOn>().unwrap_err().contains("never"));
+    }
 }

@@ -3,7 +3,6 @@
 use crate::cli::{ConnArgs, CredentialArgs};
 use crate::net::Target;
 use crate::report::ReportSpec;
-use crate::results::Severity;
 use clap::Args;
 
 /// Arguments of `pop3test audit`.
@@ -42,28 +41,4 @@ pub struct AuditArgs {
     pub conn: ConnArgs,
 }
 
-/// `--fail-on`: a minimum severity, or never.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailOn(pub Option<Severity>);
-
-impl std::str::FromStr for FailOn {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.eq_ignore_ascii_case("never") {
-            return Ok(FailOn(None));
-        }
-        s.parse::<Severity>().map(|sev| FailOn(Some(sev))).map_err(|e| format!("{e}, or never"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fail_on_parses_severities_and_never() {
-        assert_eq!("high".parse::<FailOn>(), Ok(FailOn(Some(Severity::High))));
-        assert_eq!("NEVER".parse::<FailOn>(), Ok(FailOn(None)));
-        assert!("sometimes".parse::<FailOn>().unwrap_err().contains("never"));
-    }
-}
+pub use crate::cli::FailOn;

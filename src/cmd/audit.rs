@@ -8,7 +8,6 @@ use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::net::session::{Credentials, Secret};
 use crate::net::Scheme;
-use crate::report::{self, Format, RenderOptions};
 use crate::server::{self, seed, ServerConfig};
 
 /// Runs the subcommand; returns the exit code.
@@ -78,21 +77,5 @@ pub async fn main(args: AuditArgs, global: &GlobalArgs) -> i32 {
         report.target = format!("{} (built-in server)", report.target);
         h.shutdown().await;
     }
-    if global.quiet {
-        if let Some(s) = &report.summary {
-            println!("{s}");
-        }
-    } else {
-        let width = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
-        let opts = RenderOptions { color: global.color.enabled(), width };
-        match report::render(Format::Table, &report, &opts) {
-            Ok(bytes) => print!("{}", String::from_utf8_lossy(&bytes)),
-            Err(e) => eprintln!("error: {e}"),
-        }
-    }
-    if let Err(e) = report::write_all(&args.reports, &report) {
-        eprintln!("error: {e}");
-        return exit::TESTER_ERROR;
-    }
-    report.exit_code(args.fail_on.0)
+    super::finish(&report, &args.reports, args.fail_on, global)
 }

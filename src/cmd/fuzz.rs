@@ -6,7 +6,6 @@ use crate::exit;
 use crate::fuzz::{run, Env, FuzzArgs, FuzzConfig, Progress};
 use crate::net::session::{Credentials, Secret};
 use crate::net::Target;
-use crate::report::{self, Format, RenderOptions};
 use crate::server::{self, Defect, ServerConfig};
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -105,21 +104,12 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     let outcome = run(cfg).await;
     ctrl_c.abort();
     let report = outcome.to_report(&target.to_string());
-    if !global.quiet {
-        let opts = RenderOptions { color: global.color.enabled(), width: None };
-        if let Ok(bytes) = report::render(Format::Table, &report, &opts) {
-            print!("{}", String::from_utf8_lossy(&bytes));
-        }
-    }
     eprintln!("fuzz: {}", outcome.summary());
-    if let Err(e) = report::write_all(&args.reports, &report) {
-        eprintln!("error: {e}");
-        return exit::TESTER_ERROR;
-    }
+    let code = super::finish(&report, &args.reports, args.fail_on, global);
     if let Some(h) = server_handle {
         h.shutdown().await;
     }
-    report.exit_code(Some(args.fail_on))
+    code
 }
 
 /// Refuses targets that resolve to anything but loopback: fuzzing someone else's server is an

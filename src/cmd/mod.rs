@@ -7,3 +7,28 @@ pub mod report;
 pub mod run;
 pub mod serve;
 pub mod session;
+
+use crate::cli::{FailOn, GlobalArgs};
+use crate::report::{render, terminal_width, write_all, Format, RenderOptions, ReportSpec};
+use crate::results::Report;
+
+/// How `run`, `audit` and `fuzz` end: the terminal table (or, with `-q`, only the verdict line),
+/// every `--report` file, and the exit code the results call for (`--fail-on` gating findings).
+pub fn finish(report: &Report, specs: &[ReportSpec], fail_on: FailOn, global: &GlobalArgs) -> i32 {
+    if global.quiet {
+        if let Some(s) = &report.summary {
+            println!("{s}");
+        }
+    } else {
+        let opts = RenderOptions { color: global.color.enabled(), width: terminal_width() };
+        match render(Format::Table, report, &opts) {
+            Ok(bytes) => print!("{}", String::from_utf8_lossy(&bytes)),
+            Err(e) => eprintln!("error: {e}"),
+        }
+    }
+    if let Err(e) = write_all(specs, report) {
+        eprintln!("error: {e}");
+        return crate::exit::TESTER_ERROR;
+    }
+    report.exit_code(fail_on.0)
+}

@@ -5,7 +5,6 @@
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::proto::Violation;
-use crate::report::{self, Format, RenderOptions};
 use crate::results::{Report, RunKind};
 use crate::runner::{self, cli::RunArgs, select::Selection, Item, Reseed};
 use crate::scenario::diag::did_you_mean;
@@ -99,18 +98,7 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
             h.shutdown().await;
         }
     }
-    if !global.quiet {
-        let opts = RenderOptions { color: global.color.enabled(), width: terminal_width() };
-        match report::render(Format::Table, &report, &opts) {
-            Ok(bytes) => print!("{}", String::from_utf8_lossy(&bytes)),
-            Err(e) => eprintln!("error: {e}"),
-        }
-    }
-    if let Err(e) = report::write_all(&args.reports, &report) {
-        eprintln!("error: {e}");
-        return exit::TESTER_ERROR;
-    }
-    let code = report.exit_code(args.fail_on.0);
+    let code = super::finish(&report, &args.reports, args.fail_on, global);
     if report.incomplete && code == exit::OK {
         // An interrupted run proved nothing about the checks it never ran.
         eprintln!("error: the run was interrupted; results are incomplete");
@@ -130,10 +118,6 @@ fn target_label(env: &Env, builtin: bool) -> String {
     } else {
         url
     }
-}
-
-fn terminal_width() -> Option<usize> {
-    std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok())
 }
 
 /// The scenarios (built-in or `--scenarios`) and the Rust checks. `None` after printing file

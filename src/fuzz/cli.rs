@@ -4,7 +4,6 @@ use super::model::Context;
 use crate::cli::{ConnArgs, CredentialArgs};
 use crate::net::Target;
 use crate::report::ReportSpec;
-use crate::results::Severity;
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,9 +67,10 @@ pub struct FuzzArgs {
     /// Also write the report: FORMAT=PATH (table, json, junit, sarif, markdown, html); repeatable.
     #[arg(long = "report", value_name = "FORMAT=PATH")]
     pub reports: Vec<ReportSpec>,
-    /// Exit with 5 when a finding is at least this severe (info, low, medium, high, critical).
+    /// Exit with 5 when a finding is at least this severe (info, low, medium, high, critical),
+    /// or `never` for report-only runs.
     #[arg(long, default_value = "high")]
-    pub fail_on: Severity,
+    pub fail_on: crate::cli::FailOn,
     /// Fuzz a server that is not on this machine (only servers you own or may test).
     #[arg(long)]
     pub i_own_this_server: bool,

@@ -277,7 +277,18 @@ impl Candidate {
 /// Words with which servers announce they are closing after an error (`-ERR too many errors, bye`).
 pub fn announces_close(text: &str) -> bool {
     let t = text.to_ascii_lowercase();
-    let words = ["bye", "closing", "disconnect", "goodbye", "terminat", "logging out", "too many"];
+    let words = [
+        "bye",
+        "closing",
+        "disconnect",
+        "goodbye",
+        "terminat",
+        "logging out",
+        "too many errors",
+        "too many bad",
+        // Dovecot 2.3: `-ERR Too many invalid bad commands.`
+        "too many invalid",
+    ];
     words.iter().any(|w| t.contains(w))
 }
 
@@ -305,5 +316,6 @@ mod tests {
         assert!(announces_close("too many errors, bye"));
         assert!(!announces_close("no such message"));
         assert!(!announces_close("NOOP: too many arguments"));
+        assert!(announces_close("Too many invalid bad commands."));
     }
 }

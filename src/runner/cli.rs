@@ -4,23 +4,10 @@ use crate::cli::{ConnArgs, CredentialArgs};
 use crate::net::session::StlsPolicy;
 use crate::net::Target;
 use crate::report::ReportSpec;
-use crate::results::Severity;
 use clap::Args;
 use std::path::PathBuf;
 
-/// `--fail-on`: the lowest finding severity that fails the run, or `never`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailOn(pub Option<Severity>);
-
-impl std::str::FromStr for FailOn {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        if s.eq_ignore_ascii_case("never") {
-            return Ok(FailOn(None));
-        }
-        s.parse::<Severity>().map(|v| FailOn(Some(v))).map_err(|e| format!("{e}, or never"))
-    }
-}
+pub use crate::cli::FailOn;
 
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
