@@ -53,12 +53,17 @@ fn expectation(d: Defect) -> (&'static str, &'static str) {
         ExpireMalformed => ("EXPIRE NEVER", "EXPIRENEVER"),
         StatCountsDeleted => ("STAT after DELE: 5", "STAT after DELE: 6"),
         NoAuthCode => ("bad password code: [AUTH]", "bad password code: none"),
+        Utf8EightBitAsIs => ("RETR 5=-ERR [UTF8] 8-bit sent: false", "RETR 5=+OK 8-bit sent: true"),
     }
 }
 
 /// Some probes need a login before TLS, which only `--allow-cleartext` permits.
 fn config_for(d: Defect) -> ServerConfig {
-    ServerConfig { allow_cleartext: d == Defect::StlsAfterLogin, ..ServerConfig::default() }
+    ServerConfig {
+        allow_cleartext: d == Defect::StlsAfterLogin,
+        utf8: d == Defect::Utf8EightBitAsIs,
+        ..ServerConfig::default()
+    }
 }
 
 async fn check(d: Defect) {
@@ -126,6 +131,7 @@ defect_tests! {
     expire_malformed => ExpireMalformed,
     stat_counts_deleted => StatCountsDeleted,
     no_auth_code => NoAuthCode,
+    utf8_8bit_as_is => Utf8EightBitAsIs,
 }
 
 // ---- helpers ----
@@ -467,6 +473,15 @@ async fn observe(d: Defect, h: &ServerHandle) -> String {
             let r = cmd(&mut c, "PASS wrong").await;
             assert!(r.is_err());
             format!("bad password code: {}", r.code.map_or("none".to_string(), |c| c.to_string()))
+        }
+        Utf8EightBitAsIs => {
+            // The server offers UTF8 (`--utf8`); the client never sends it.
+            let mut c = login(h).await;
+            c.send_raw(b"RETR 5\r\n").await.expect("send");
+            let r = c.read_response(Expect::MultiLine).await.expect("RETR 5");
+            let code = r.code.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
+            let eight = r.body.as_ref().is_some_and(|b| b.lines().any(|l| !l.is_ascii()));
+            format!("RETR 5={}{code} 8-bit sent: {eight}", st(&r))
         }
     }
 }

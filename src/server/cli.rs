@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Connections served at once; more get `-ERR [SYS/TEMP] too many connections`.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
+    /// Implement and advertise RFC 6856 UTF8 and LANG (then 8-bit messages are refused with
+    /// `-ERR [UTF8]` until the client sends UTF8).
+    #[arg(long)]
+    pub utf8: bool,
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -104,6 +108,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             cert: self.cert.clone(),
             key: self.key.clone(),
+            utf8: self.utf8,
         })
     }
 

@@ -67,6 +67,10 @@ pub struct ServerConfig {
     /// certificate for localhost / 127.0.0.1 / ::1.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
+    /// RFC 6856: advertise and implement UTF8 and LANG. Default off: then messages with 8-bit
+    /// content are sent as stored (RFC 1939), which a UTF8-capable server must not do outside
+    /// UTF-8 mode.
+    pub utf8: bool,
 }
 
 impl Default for ServerConfig {
@@ -83,6 +87,7 @@ impl Default for ServerConfig {
             max_connections: 256,
             cert: None,
             key: None,
+            utf8: false,
         }
     }
 }
@@ -151,6 +156,7 @@ pub async fn spawn(config: ServerConfig) -> io::Result<ServerHandle> {
         users: config.users.clone(),
         store,
         stls: true,
+        utf8: config.utf8,
     });
     let ctx = Arc::new(Ctx::new(Arc::clone(&shared), tls.acceptor, config.autologout, config.max_connections));
     let (stop, stop_rx) = watch::channel(false);

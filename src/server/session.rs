@@ -45,6 +45,8 @@ pub struct Shared {
     pub store: Arc<Store>,
     /// Whether STLS can be offered (the server has a certificate).
     pub stls: bool,
+    /// RFC 6856 UTF8 and LANG offered (`ServerConfig::utf8`).
+    pub utf8: bool,
 }
 
 impl Shared {
@@ -117,6 +119,8 @@ pub struct Session {
     consecutive_errors: u32,
     closing: bool,
     hung: bool,
+    /// RFC 6856 §2.1: the client sent UTF8 (only possible with `Shared::utf8`).
+    utf8_mode: bool,
 }
 
 impl Session {
@@ -148,6 +152,7 @@ impl Session {
             consecutive_errors: 0,
             closing: false,
             hung: false,
+            utf8_mode: false,
         }
     }
 
@@ -332,6 +337,10 @@ impl Session {
             let echo = String::from_utf8_lossy(raw.strip_suffix(b"\n").unwrap_or(raw)).trim_end().to_string();
             return self.err(out, None, &format!("{e}: {echo}"));
         }
+        if self.shared.utf8 && *e == CommandError::TooManyArguments("LANG") {
+            // RFC 6856 §3.2: one language range only.
+            return self.err(out, None, "invalid language");
+        }
         // Never echo the client's line: the reply stays short whatever was sent (1939-response-length).
         self.err(out, None, &e.to_string())
     }
@@ -405,6 +414,52 @@ impl Session {
         self.line(out, text);
         Step::Read
     }
+
+    // ---- RFC 6856 (with `Shared::utf8` only) ----
+
+    /// LANG (RFC 6856 §3.2), valid in AUTHORIZATION and TRANSACTION: without an argument the
+    /// listing, with a basic language range (RFC 4647 §2.1) the first offered tag it matches.
+    fn lang(&mut self, range: Option<String>, out: &mut Vec<u8>) -> Step {
+        let Some(range) = range else {
+            self.ok(out, "Supported languages follow");
+            for (tag, name, _) in LANGUAGES {
+                self.line(out, &format!("{tag} {name}"));
+            }
+            self.end(out);
+            return Step::Read;
+        };
+        let chosen = if range == "*" {
+            LANGUAGES.first()
+        } else if basic_range(&range) {
+            let range = range.to_ascii_lowercase();
+            LANGUAGES.iter().find(|(tag, _, _)| *tag == range || tag.starts_with(&format!("{range}-")))
+        } else {
+            None
+        };
+        match chosen {
+            Some((tag, _, text)) => self.ok(out, &format!("{tag} {text}")),
+            None => self.err(out, None, "invalid language"),
+        }
+    }
+
+    /// RFC 6856 §2.1: outside UTF-8 mode, content beyond ASCII "MUST NOT be sent to the client as
+    /// is"; RETR and TOP of such a message are refused with `-ERR [UTF8]` (§5).
+    fn refuses_8bit(&self, data: &[u8]) -> bool {
+        self.shared.utf8 && !self.utf8_mode && !self.has(Defect::Utf8EightBitAsIs) && !data.is_ascii()
+    }
+}
+
+/// RFC 6856 LANG: `(tag, name in the language, reply text when selected)`, lowercase tags; the
+/// first is the administrator's preference (`LANG *`). Texts stay ASCII (no UTF-8 mode needed).
+const LANGUAGES: &[(&str, &str, &str)] =
+    &[("en", "English", "Language set to English"), ("de", "Deutsch", "Sprache auf Deutsch gestellt")];
+
+/// RFC 4647 §2.1 basic language range without `*`: `1*8ALPHA *("-" 1*8alphanum)`.
+fn basic_range(s: &str) -> bool {
+    let mut parts = s.split('-');
+    let first = parts.next().unwrap_or("");
+    let ok = |p: &str, f: fn(&u8) -> bool| (1..=8).contains(&p.len()) && p.as_bytes().iter().all(f);
+    ok(first, u8::is_ascii_alphabetic) && parts.all(|p| ok(p, u8::is_ascii_alphanumeric))
 }
 
 /// `hang-on-bad-arg`: an argument that starts with `-` or contains `%n`.

@@ -36,6 +36,9 @@ impl Session {
             Command::Retr(n) => match self.lookup(n) {
                 Lookup::Live(i) => {
                     let data = Arc::clone(&self.txn().msgs[i].data);
+                    if self.refuses_8bit(&data) {
+                        return self.utf8_required(out);
+                    }
                     self.ok(out, &format!("{} octets", data.len()));
                     self.body(&data, out)
                 }
@@ -48,6 +51,9 @@ impl Session {
                 match self.lookup(n) {
                     Lookup::Live(i) => {
                         let data = Arc::clone(&self.txn().msgs[i].data);
+                        if self.refuses_8bit(&data) {
+                            return self.utf8_required(out);
+                        }
                         self.ok(out, "top of message follows");
                         self.body(top(&data, lines), out)
                     }
@@ -96,6 +102,7 @@ impl Session {
                 }
             }
             Command::Capa => self.capa(out),
+            Command::Lang(range) if self.shared.utf8 => self.lang(range, out),
             Command::Quit => self.update(out),
             _ => self.err(out, None, "not supported"),
         }
@@ -172,6 +179,10 @@ impl Session {
         } else {
             uid.clone()
         }
+    }
+
+    pub(super) fn utf8_required(&mut self, out: &mut Vec<u8>) -> Step {
+        self.err(out, Some("UTF8"), "message contains UTF-8 content; issue UTF8 first")
     }
 
     pub(super) fn no_such_message(&mut self, out: &mut Vec<u8>) -> Step {
