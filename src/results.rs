@@ -202,14 +202,7 @@ impl Report {
     pub fn counts(&self) -> Counts {
         let mut c = Counts::default();
         for r in &self.results {
-            match r.verdict {
-                Verdict::Pass => c.pass += 1,
-                Verdict::Fail => c.fail += 1,
-                Verdict::Error => c.error += 1,
-                Verdict::Skip => c.skip += 1,
-                Verdict::Xfail => c.xfail += 1,
-                Verdict::Xpass => c.xpass += 1,
-            }
+            c.add(r.verdict);
         }
         c
     }
@@ -258,6 +251,20 @@ pub struct Counts {
     pub skip: usize,
     pub xfail: usize,
     pub xpass: usize,
+}
+
+impl Counts {
+    /// Counts one more result with this verdict.
+    pub fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Pass => self.pass += 1,
+            Verdict::Fail => self.fail += 1,
+            Verdict::Error => self.error += 1,
+            Verdict::Skip => self.skip += 1,
+            Verdict::Xfail => self.xfail += 1,
+            Verdict::Xpass => self.xpass += 1,
+        }
+    }
 }
 
 /// Current UTC time as RFC 3339 (seconds precision).

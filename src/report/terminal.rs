@@ -146,7 +146,7 @@ fn area_table(report: &Report, color: bool, width: usize) -> String {
     for (area, c) in view::tally_by_area(report) {
         for (v, _) in VERDICT_COLUMNS {
             for _ in 0..view::count_of(&c, v) {
-                view::add(&mut all, v);
+                all.add(v);
             }
         }
         t.add_row(row(&area, &c, false));

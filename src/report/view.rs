@@ -105,17 +105,6 @@ pub(crate) fn total(c: &Counts) -> usize {
     c.pass + c.fail + c.error + c.skip + c.xfail + c.xpass
 }
 
-pub(crate) fn add(c: &mut Counts, v: Verdict) {
-    match v {
-        Verdict::Pass => c.pass += 1,
-        Verdict::Fail => c.fail += 1,
-        Verdict::Error => c.error += 1,
-        Verdict::Skip => c.skip += 1,
-        Verdict::Xfail => c.xfail += 1,
-        Verdict::Xpass => c.xpass += 1,
-    }
-}
-
 /// Verdict counts per area, areas in the order they first appear in the results.
 pub(crate) fn tally_by_area(report: &Report) -> Vec<(String, Counts)> {
     let mut out: Vec<(String, Counts)> = Vec::new();
@@ -127,7 +116,7 @@ pub(crate) fn tally_by_area(report: &Report) -> Vec<(String, Counts)> {
                 out.len() - 1
             }
         };
-        add(&mut out[i].1, r.verdict);
+        out[i].1.add(r.verdict);
     }
     out
 }
