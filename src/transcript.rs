@@ -45,6 +45,8 @@ pub struct Transcript {
     max_entry: usize,
     /// Upper bound on the number of entries kept (the oldest middle ones are dropped).
     max_entries: usize,
+    /// False: nothing is recorded (a fuzzer's fast sessions, whose transcripts are discarded).
+    recording: bool,
 }
 
 impl Default for Transcript {
@@ -55,7 +57,14 @@ impl Default for Transcript {
 
 impl Transcript {
     pub fn new() -> Self {
-        Transcript { start: Instant::now(), entries: Vec::new(), in_sasl: false, max_entry: 4096, max_entries: 2000 }
+        Transcript {
+            start: Instant::now(),
+            entries: Vec::new(),
+            in_sasl: false,
+            max_entry: 4096,
+            max_entries: 2000,
+            recording: true,
+        }
     }
 
     /// Entries recorded so far.
@@ -66,6 +75,11 @@ impl Transcript {
     /// Takes the entries out, leaving the transcript empty (same clock).
     pub fn take(&mut self) -> Vec<Entry> {
         std::mem::take(&mut self.entries)
+    }
+
+    /// Switches recording on or off (off: every record call is a no-op).
+    pub fn set_recording(&mut self, on: bool) {
+        self.recording = on;
     }
 
     fn push(&mut self, dir: Direction, tls: bool, text: String) {
@@ -90,6 +104,9 @@ impl Transcript {
     /// the digest of APOP, the initial response of AUTH and every line the client sends while an
     /// AUTH exchange is open (until the server's next status line, see [`Transcript::server`]).
     pub fn client(&mut self, tls: bool, bytes: &[u8]) {
+        if !self.recording {
+            return;
+        }
         let redacted = self.redact_client(bytes);
         let text = printable(&redacted, self.max_entry);
         self.push(Direction::Client, tls, text);
@@ -97,6 +114,9 @@ impl Transcript {
 
     /// Records bytes the server sent. A `+OK`/`-ERR` line ends an open AUTH exchange.
     pub fn server(&mut self, tls: bool, bytes: &[u8]) {
+        if !self.recording {
+            return;
+        }
         if self.in_sasl && bytes.split(|&b| b == b'\n').any(|l| l.starts_with(b"+OK") || l.starts_with(b"-ERR")) {
             self.in_sasl = false;
         }
@@ -106,6 +126,9 @@ impl Transcript {
 
     /// Records a remark of the tester's own.
     pub fn note(&mut self, tls: bool, text: impl Into<String>) {
+        if !self.recording {
+            return;
+        }
         self.push(Direction::Note, tls, text.into());
     }
 

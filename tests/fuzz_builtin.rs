@@ -3,7 +3,7 @@
 //! close-after-errors policy from a crash, and finds nothing on the correct server.
 
 use pop3test::fuzz::{run, Context, Env, FuzzConfig, FuzzOutcome, Oracle};
-use pop3test::net::session::{Credentials, Secret};
+use pop3test::net::session::{Credentials, Secret, StlsPolicy};
 use pop3test::server::{self, seed, Defect, ServerConfig, ServerHandle};
 use std::time::Duration;
 
@@ -16,7 +16,13 @@ fn config(h: &ServerHandle, seed: u64, cases: u64, out: &std::path::Path) -> Fuz
     let mut opts = h.connect_options();
     opts.timeout = Duration::from_millis(300);
     let creds = Credentials { user: seed::DEFAULT_USER.into(), password: Secret::new(seed::DEFAULT_PASSWORD) };
-    let env = Env { target: h.plain_target(), opts, creds: Some(creds), settle: Duration::from_millis(20) };
+    let env = Env {
+        target: h.plain_target(),
+        opts,
+        creds: Some(creds),
+        settle: Duration::from_millis(20),
+        stls: StlsPolicy::Auto,
+    };
     let mut cfg = FuzzConfig::new(env, seed);
     cfg.cases = Some(cases);
     cfg.out = Some(out.to_path_buf());

@@ -73,30 +73,16 @@ impl RawConn {
     }
 }
 
-/// Authenticated NOOP round trips per second over `conns` connections, `per_conn` each.
-pub async fn noop_rate(addr: SocketAddr, user: &str, pass: &str, conns: usize, per_conn: usize) -> f64 {
-    let mut set = tokio::task::JoinSet::new();
-    let users = Arc::new((user.to_string(), pass.to_string()));
-    let start = Instant::now();
-    for _ in 0..conns {
-        let u = users.clone();
-        set.spawn(async move {
-            let mut c = RawConn::login(addr, &u.0, &u.1).await.expect("raw login");
-            let t = Instant::now();
-            for _ in 0..per_conn {
-                c.noop().await.expect("noop");
-            }
-            let took = t.elapsed();
-            c.quit().await;
-            took
-        });
+/// `n` authenticated NOOP round trips on one new connection; the time they took.
+pub async fn timed_noops(addr: SocketAddr, user: &str, pass: &str, n: usize) -> Duration {
+    let mut c = RawConn::login(addr, user, pass).await.expect("raw login");
+    let t = Instant::now();
+    for _ in 0..n {
+        c.noop().await.expect("noop");
     }
-    let mut busiest = Duration::ZERO;
-    while let Some(t) = set.join_next().await {
-        busiest = busiest.max(t.expect("join"));
-    }
-    let _ = start;
-    (conns * per_conn) as f64 / busiest.as_secs_f64()
+    let took = t.elapsed();
+    c.quit().await;
+    took
 }
 
 /// Pipelined NOOPs per second in batches of `batch` on one connection.

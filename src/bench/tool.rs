@@ -3,7 +3,7 @@
 //! and the audit's wall time, and memory over a long fuzz run.
 
 use crate::audit::{self, AuditConfig};
-use crate::fuzz::{self, Context, FuzzConfig};
+use crate::fuzz::{self, Context, FuzzConfig, Mix};
 use crate::net::session::{Credentials, Secret, StlsPolicy};
 use crate::net::{ConnectOptions, Target};
 use crate::runner;
@@ -16,29 +16,46 @@ fn creds(user: &(String, String)) -> Credentials {
     Credentials { user: user.0.clone(), password: Secret::new(user.1.clone()) }
 }
 
-/// Fuzz cases per second in `contexts`, `jobs` workers, `cases` in all; `fresh` forces a new
-/// session for every case. Returns (cases/s, cases run, findings).
+/// Fuzz cases per second in `contexts` from `mix`, `cases` in all, one worker per user (each
+/// logs in as its own user: maildrops are locked per user); `fresh` forces a new session for
+/// every case. Returns (cases/s, cases run, findings).
 pub async fn fuzz_rate(
     target: &Target,
     opts: &ConnectOptions,
-    user: &(String, String),
+    users: &[(String, String)],
     contexts: &[Context],
-    jobs: usize,
+    mix: Mix,
     cases: u64,
     fresh: bool,
 ) -> (f64, u64, usize) {
-    let env =
-        fuzz::Env { target: target.clone(), opts: opts.clone(), creds: Some(creds(user)), settle: Duration::ZERO };
-    let mut cfg = FuzzConfig::new(env, 7);
-    cfg.cases = Some(cases);
-    cfg.jobs = jobs;
-    cfg.contexts = contexts.to_vec();
-    cfg.logins = jobs;
-    if fresh {
-        cfg.session_cases = 1;
+    let per = cases / users.len().max(1) as u64;
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    for user in users {
+        // Plain sessions, like the raw client's: the ratio compares like with like.
+        let env = fuzz::Env {
+            target: target.clone(),
+            opts: opts.clone(),
+            creds: Some(creds(user)),
+            settle: Duration::ZERO,
+            stls: StlsPolicy::Never,
+        };
+        let mut cfg = FuzzConfig::new(env, 7);
+        cfg.cases = Some(per);
+        cfg.contexts = contexts.to_vec();
+        cfg.mix = mix;
+        if fresh {
+            cfg.session_cases = 1;
+        }
+        set.spawn(fuzz::run(cfg));
     }
-    let out = fuzz::run(cfg).await;
-    (out.cases as f64 / out.elapsed.as_secs_f64(), out.cases, out.findings.len())
+    let (mut total, mut findings) = (0, 0);
+    while let Some(out) = set.join_next().await {
+        let out = out.expect("fuzz run");
+        total += out.cases;
+        findings += out.findings.len();
+    }
+    (total as f64 / start.elapsed().as_secs_f64(), total, findings)
 }
 
 /// Seconds per exchange of the scenario engine: a scenario of `n` NOOPs minus one of none,

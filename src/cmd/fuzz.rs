@@ -69,8 +69,12 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
         }
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    eprintln!("fuzz: {target}, seed {seed} (reproduce with --seed {seed} --jobs {})", args.jobs);
-    let mut env = Env { target: target.clone(), opts, creds, settle: Duration::from_millis(250) };
+    let mix = match args.mix {
+        crate::fuzz::Mix::All => String::new(),
+        crate::fuzz::Mix::Single => " --mix single".into(),
+    };
+    eprintln!("fuzz: {target}, seed {seed} (reproduce with --seed {seed} --jobs {}{mix})", args.jobs);
+    let mut env = Env { target: target.clone(), opts, creds, settle: Duration::from_millis(250), stls: args.stls };
     // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
     let t0 = std::time::Instant::now();
     if !crate::fuzz::exec::alive(&env).await {
@@ -86,6 +90,7 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     cfg.duration = args.duration;
     cfg.jobs = args.jobs.max(1);
     cfg.contexts = contexts;
+    cfg.mix = args.mix;
     cfg.logins = args.logins.max(1);
     cfg.out = Some(args.out.clone());
     cfg.progress = if global.quiet {

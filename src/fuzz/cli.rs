@@ -1,7 +1,9 @@
 //! `pop3test fuzz` arguments (clap derive only; behaviour lives in `cmd::fuzz`).
 
 use super::model::Context;
+use super::strategies::Mix;
 use crate::cli::{ConnArgs, CredentialArgs};
+use crate::net::session::StlsPolicy;
 use crate::net::Target;
 use crate::report::ReportSpec;
 use clap::{Args, ValueEnum};
@@ -58,6 +60,12 @@ pub struct FuzzArgs {
     /// Which states to fuzz.
     #[arg(long, value_enum, default_value_t = StateArg::All)]
     pub state: StateArg,
+    /// When to upgrade with STLS before logging in (the after-STLS context always does).
+    #[arg(long, value_enum, default_value_t = StlsPolicy::Auto)]
+    pub stls: StlsPolicy,
+    /// Which case families: `all`, or `single` (one command line per case: the fastest mix).
+    #[arg(long, value_enum, default_value_t = Mix::All)]
+    pub mix: Mix,
     /// Logged-in sessions at once (servers lock the maildrop; raise only where they do not).
     #[arg(long, default_value_t = 1)]
     pub logins: usize,

@@ -27,6 +27,8 @@ pub struct Env {
     pub creds: Option<Credentials>,
     /// Careful mode's quiet window (see the module doc).
     pub settle: Duration,
+    /// STLS before login in the contexts that log in (`AfterStls` always upgrades).
+    pub stls: StlsPolicy,
 }
 
 /// Why a context could not be reached.
@@ -72,7 +74,7 @@ impl Session {
         let policy = match context {
             Context::Authorization => StlsPolicy::Never,
             Context::AfterStls => StlsPolicy::Always,
-            _ => StlsPolicy::Auto,
+            _ => env.stls,
         };
         let opened = match s::open(&env.target, &env.opts, env.creds.as_ref(), policy, login).await {
             Ok(o) => o,
@@ -87,6 +89,8 @@ impl Session {
             Err(e) => return Err(SetupError::Unavailable(e.to_string())),
         };
         let did_stls = opened.conn.is_tls() && env.target.scheme == crate::net::Scheme::Plain;
+        let pipelining = opened.capa.has("PIPELINING");
+        let mut fresh_mark = false;
         let capa_mark = opened.capa.lines.first().cloned();
         let mut model = Model::new(context.state(), opened.conn.is_tls());
         if let Some(c) = &env.creds {
@@ -114,13 +118,30 @@ impl Session {
                 session.model.after_user = Some(user);
             }
             Context::Transaction | Context::AfterDele => {
-                let r = session.conn.command(&Command::List(None)).await.map_err(unavailable)?;
-                let sizes: Vec<u64> =
-                    r.body.as_ref().map(|b| scan_listings(b).0.iter().map(|l| l.octets).collect()).unwrap_or_default();
+                // One round trip instead of three where the server allows it (RFC 2449 §6.6):
+                // a fresh session per case is bound by its round trips.
+                let (list, uidl) = if pipelining {
+                    let mut r = session
+                        .conn
+                        .pipeline(&[Command::List(None), Command::Uidl(None), Command::Capa])
+                        .await
+                        .map_err(unavailable)?;
+                    let capa = r.pop();
+                    session.capa_mark = capa.filter(Response::is_ok).and_then(|c| capa_first_line(&c));
+                    fresh_mark = true;
+                    let uidl = r.pop();
+                    (r.pop(), uidl)
+                } else {
+                    let list = session.conn.command(&Command::List(None)).await.map_err(unavailable)?;
+                    (Some(list), Some(session.conn.command(&Command::Uidl(None)).await.map_err(unavailable)?))
+                };
+                let sizes: Vec<u64> = list
+                    .and_then(|r| r.body)
+                    .map(|b| scan_listings(&b).0.iter().map(|l| l.octets).collect())
+                    .unwrap_or_default();
                 session.model.set_maildrop(sizes);
-                let r = session.conn.command(&Command::Uidl(None)).await.map_err(unavailable)?;
                 session.model.uids =
-                    r.body.as_ref().map(|b| unique_id_listings(b).0.into_iter().map(|l| l.uid).collect());
+                    uidl.and_then(|r| r.body).map(|b| unique_id_listings(&b).0.into_iter().map(|l| l.uid).collect());
                 if context == Context::AfterDele {
                     if session.model.sizes.is_empty() {
                         return Err(SetupError::Unavailable("the maildrop is empty: nothing to DELE".into()));
@@ -131,7 +152,7 @@ impl Session {
             }
             _ => {}
         }
-        if context.needs_login() {
+        if context.needs_login() && !fresh_mark {
             session.refresh_capa_mark().await;
         }
         session.conn.transcript_mut().take();
@@ -150,6 +171,12 @@ impl Session {
     pub fn abandon(self) -> Vec<Entry> {
         let mut conn = self.conn;
         conn.transcript_mut().take()
+    }
+
+    /// Stops recording the transcript: fast fuzzing discards it anyway (replays of a finding
+    /// open sessions of their own, which record).
+    pub fn stop_recording(&mut self) {
+        self.conn.transcript_mut().set_recording(false);
     }
 
     /// The transcript since the last call, emptied (keeps memory flat over long sessions).
@@ -173,6 +200,18 @@ impl Session {
 
     /// Runs one case. `careful`: check first that the session is still open (see module doc).
     pub async fn run(&mut self, env: &Env, case: &Case, careful: bool) -> Outcome {
+        self.run_with(env, case, careful, &mut || {}).await
+    }
+
+    /// Runs one case and calls `idle` once its first bytes are on the wire: CPU work done there
+    /// (generating the next case) overlaps the server's reply instead of adding to it.
+    pub async fn run_with(
+        &mut self,
+        env: &Env,
+        case: &Case,
+        careful: bool,
+        idle: &mut (dyn FnMut() + Send),
+    ) -> Outcome {
         if careful {
             if self.conn.read_unsolicited(env.settle).await.is_err() {
                 return self.closed(&case.keyword());
@@ -182,12 +221,16 @@ impl Session {
         }
         let lines = case.lines();
         if !case.is_framed() {
-            return self.run_loose(env, case, &lines, careful).await;
+            return self.run_loose(env, case, &lines, careful, idle).await;
         }
         let mut answered = 0;
         let mut completed = 0;
+        let mut idle = Some(idle);
         for chunk in &case.chunks {
             if chunk.after_replies {
+                if let Some(f) = idle.take() {
+                    f();
+                }
                 while answered < completed {
                     if let Some(o) = self.answer(&lines[answered]).await {
                         return o;
@@ -199,6 +242,9 @@ impl Session {
                 return self.net_error(e, &keyword_of(&chunk.bytes), false);
             }
             completed += chunk.bytes.iter().filter(|&&b| b == b'\n').count();
+        }
+        if let Some(f) = idle.take() {
+            f();
         }
         while answered < completed {
             if let Some(o) = self.answer(&lines[answered]).await {
@@ -253,7 +299,14 @@ impl Session {
 
     /// Cases whose reply count the server may choose: send, then sync on a CAPA (careful mode, or
     /// a server without CAPA: first read whatever arrives until a quiet window).
-    async fn run_loose(&mut self, env: &Env, case: &Case, lines: &[Vec<u8>], careful: bool) -> Outcome {
+    async fn run_loose(
+        &mut self,
+        env: &Env,
+        case: &Case,
+        lines: &[Vec<u8>],
+        careful: bool,
+        idle: &mut (dyn FnMut() + Send),
+    ) -> Outcome {
         let keyword = case.keyword();
         // Whatever the server made of these lines, none of them is the PASS after a USER.
         self.model.after_user = None;
@@ -262,6 +315,7 @@ impl Session {
                 return self.net_error(e, &keyword, false);
             }
         }
+        idle();
         let mut replies: Vec<Response> = Vec::new();
         if careful || self.capa_mark.is_none() {
             let mut buf = Vec::new();
@@ -428,6 +482,12 @@ impl Session {
         }
         Ok(None)
     }
+}
+
+/// The first capability line of a CAPA reply (what [`Session::sync`] recognises CAPA by).
+fn capa_first_line(r: &Response) -> Option<String> {
+    let body = r.body.as_ref()?;
+    crate::proto::capa::Capabilities::parse(body.lines()).0.lines.first().cloned()
 }
 
 /// Judges one reply against the model's prediction: wrong answer first, then grammar.

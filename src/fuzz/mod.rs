@@ -36,3 +36,4 @@ pub use model::Context;
 pub use oracle::{FindingKey, Oracle, Reason};
 pub use outcome::{Finding, FuzzOutcome, Progress};
 pub use runner::{run, FuzzConfig};
+pub use strategies::Mix;

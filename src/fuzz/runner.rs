@@ -11,6 +11,7 @@ use super::model::Context;
 use super::oracle::{announces_close, Candidate, FindingKey, Oracle};
 use super::outcome::{Finding, FuzzOutcome, Progress, Regression};
 use super::shrink::{self, Budget, Repro, ShrinkStats};
+use super::strategies::Mix;
 use crate::proto::{SessionState, Violation};
 use proptest::strategy::ValueTree;
 use std::collections::{BTreeMap, VecDeque};
@@ -29,6 +30,8 @@ pub struct FuzzConfig {
     pub duration: Option<Duration>,
     pub jobs: usize,
     pub contexts: Vec<Context>,
+    /// Which case families to draw from.
+    pub mix: Mix,
     /// Where reproducers go (and where saved ones are replayed from first); `None`: nowhere.
     pub out: Option<PathBuf>,
     pub progress: Progress,
@@ -60,6 +63,7 @@ impl FuzzConfig {
             duration: None,
             jobs: 1,
             contexts: Context::ALL.to_vec(),
+            mix: Mix::All,
             out: None,
             progress: Progress::Off,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -289,7 +293,7 @@ impl Shared {
             full
         };
         let original = repro.trigger.len();
-        let mut tree = shrink::case_tree(self.cfg.seed, index);
+        let mut tree = shrink::case_tree(self.cfg.seed, index, self.cfg.mix);
         if tree.current().render() == repro.trigger {
             shrink::minimise_trigger(env, &mut repro, &mut tree, &key, self.cfg.shrink, &mut stats).await;
         }
@@ -413,6 +417,10 @@ async fn worker(sh: Arc<Shared>, w: usize) {
     let mut permit = None;
     let mut history: VecDeque<Case> = VecDeque::with_capacity(HISTORY);
     let (mut since_check, mut session_cases, mut k) = (0u64, 0u64, 0u64);
+    let (seed, mix) = (sh.cfg.seed, sh.cfg.mix);
+    let generate = move |index: u64| shrink::case_tree(seed, index, mix).current().render();
+    // The next case, generated while the server answers this one.
+    let mut next: Option<(u64, Case)> = None;
     while k < u64::MAX / jobs {
         let index = k * jobs + w as u64;
         if sh.should_stop(index) {
@@ -420,14 +428,20 @@ async fn worker(sh: Arc<Shared>, w: usize) {
         }
         if session.is_none() {
             match sh.open_next(&mut turn, &mut permit).await {
-                Some(s) => session = Some(s),
+                Some(mut s) => {
+                    s.stop_recording();
+                    session = Some(s);
+                }
                 None => break,
             }
             history.clear();
             (since_check, session_cases) = (0, 0);
         }
         let Some(s) = session.as_mut() else { break };
-        let case = shrink::case_tree(sh.cfg.seed, index).current().render();
+        let case = match next.take() {
+            Some((i, c)) if i == index => c,
+            _ => generate(index),
+        };
         k += 1;
         if s.model.ever_deleted && case.mentions_quit() {
             // QUIT now would commit deletions (RFC 1939 §6): never.
@@ -443,7 +457,10 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             session = None;
             continue;
         }
-        let outcome = s.run(&sh.cfg.env, &case, false).await;
+        let upcoming = k * jobs + w as u64;
+        let mut prefetched = None;
+        let outcome = s.run_with(&sh.cfg.env, &case, false, &mut || prefetched = Some(generate(upcoming))).await;
+        next = prefetched.map(|c| (upcoming, c));
         sh.cases.fetch_add(1, Relaxed);
         s.take_transcript();
         let ctx = s.context;

@@ -11,9 +11,9 @@ use super::case::Case;
 use super::exec::{Env, Session};
 use super::model::Context;
 use super::oracle::{Candidate, FindingKey};
-use super::strategies::{self, Spec};
+use super::strategies::{Mix, Spec};
 use crate::transcript::Entry;
-use proptest::strategy::{Strategy, ValueTree};
+use proptest::strategy::{BoxedStrategy, Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use std::time::{Duration, Instant};
 
@@ -138,16 +138,20 @@ pub fn case_seed(run_seed: u64, index: u64) -> [u8; 32] {
 }
 
 /// The value tree of case `index` of a run (regenerating it is cheaper than keeping trees).
-pub fn case_tree(run_seed: u64, index: u64) -> impl ValueTree<Value = Spec> {
+pub fn case_tree(run_seed: u64, index: u64, mix: Mix) -> impl ValueTree<Value = Spec> {
     // Building the strategy (regex-based string strategies among them) costs far more than
     // drawing one value from it: build it once per worker thread, not once per case.
     thread_local! {
-        static STRATEGY: proptest::strategy::BoxedStrategy<Spec> = strategies::case().boxed();
+        static ALL: BoxedStrategy<Spec> = Mix::All.strategy();
+        static SINGLE: BoxedStrategy<Spec> = Mix::Single.strategy();
         static CONFIG: Config = Config::default();
     }
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &case_seed(run_seed, index));
     let mut runner = TestRunner::new_with_rng(CONFIG.with(Clone::clone), rng);
-    let strategy = STRATEGY.with(Clone::clone);
+    let strategy = match mix {
+        Mix::All => ALL.with(Clone::clone),
+        Mix::Single => SINGLE.with(Clone::clone),
+    };
     loop {
         // `new_tree` only fails for filters that reject too much; there are none here.
         if let Ok(t) = strategy.new_tree(&mut runner) {
@@ -215,10 +219,10 @@ mod tests {
 
     #[test]
     fn case_trees_are_reproducible_per_index() {
-        let a = case_tree(42, 7).current();
-        let b = case_tree(42, 7).current();
+        let a = case_tree(42, 7, Mix::All).current();
+        let b = case_tree(42, 7, Mix::All).current();
         assert_eq!(a, b);
-        let differ = (0..20).filter(|i| case_tree(42, *i).current() != a).count();
+        let differ = (0..20).filter(|i| case_tree(42, *i, Mix::All).current() != a).count();
         assert!(differ > 10);
         assert_ne!(case_seed(1, 0), case_seed(2, 0));
     }

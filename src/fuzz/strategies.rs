@@ -13,7 +13,7 @@ use proptest::collection::vec;
 use proptest::num::usize::BinarySearch;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::strategy::NewTree;
+use proptest::strategy::{BoxedStrategy, NewTree};
 use proptest::test_runner::TestRunner;
 
 /// Every keyword of RFC 1939, 2449, 2595, 5034 and 6856.
@@ -369,6 +369,38 @@ fn auth() -> impl Strategy<Value = Spec> + Clone {
 fn burst() -> impl Strategy<Value = Spec> + Clone {
     let member = prop_oneof![3 => valid(), 2 => number(), 1 => line()];
     (vec(member, 1..7), vec(any::<u16>(), 0..3)).prop_map(|(lines, cuts)| Spec::Burst { lines, cuts })
+}
+
+/// Which families a run draws its cases from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mix {
+    /// Every family: also over-long lines, AUTH exchanges and pipelined bursts.
+    #[default]
+    All,
+    /// One command line per case (valid commands, mutated keywords and arguments, edge numbers,
+    /// raw bytes): one write and, on a correct server, one reply per case — the fastest mix.
+    Single,
+}
+
+impl Mix {
+    /// The generator for this mix.
+    pub fn strategy(self) -> BoxedStrategy<Spec> {
+        match self {
+            Mix::All => case().boxed(),
+            Mix::Single => single().boxed(),
+        }
+    }
+}
+
+/// The single-command families, with the same weights as in [`case`].
+pub fn single() -> impl Strategy<Value = Spec> + Clone {
+    prop_oneof![
+        25 => valid(),
+        15 => line(),
+        20 => number(),
+        12 => bytes(),
+    ]
 }
 
 /// The whole generator: every family, weighted.

@@ -162,6 +162,8 @@ pub(crate) struct Run<'e> {
     pub started: Instant,
     /// The command line just sent when it does not parse as a command (for messages).
     pub label: Option<String>,
+    /// The last APOP timestamp and its digest: bound before every step, computed once.
+    pub apop_cache: Option<(String, String)>,
 }
 
 /// Runs one scenario (the caller has already checked [`Env::skip_reason`]).
@@ -176,6 +178,7 @@ pub async fn run(sc: &Scenario, env: &Env) -> CheckResult {
         tolerated: Vec::new(),
         started,
         label: None,
+        apop_cache: None,
     };
     if let Some(c) = &env.creds {
         run.vars.set_str("user", c.user.clone());

@@ -56,11 +56,9 @@ impl<'e> Run<'e> {
     }
 
     pub(crate) fn conn_mut(&mut self, step: &Step) -> Result<&mut Conn, Stop> {
-        let on = step.on.clone();
-        let err = self.error(step, format!("connection `{on}` is not open"));
-        match self.conns.get_mut(&on) {
+        match self.conns.get_mut(&step.on) {
             Some(c) if c.conn.is_some() => Ok(c),
-            _ => Err(err),
+            _ => Err(Stop::Error { message: format!("connection `{}` is not open", step.on), span: step.span }),
         }
     }
 
@@ -69,8 +67,13 @@ impl<'e> Run<'e> {
         let ts = self.conns.get(on).and_then(|c| c.timestamp.clone());
         match ts {
             Some(ts) => {
-                if let Some(pw) = self.env.creds.as_ref().map(|c| c.password.expose().to_string()) {
-                    self.vars.set_secret("apop_digest", &apop::digest(&ts, &pw));
+                if let Some(pw) = self.env.creds.as_ref().map(|c| c.password.expose()) {
+                    if self.apop_cache.as_ref().is_none_or(|(t, _)| *t != ts) {
+                        self.apop_cache = Some((ts.clone(), apop::digest(&ts, pw)));
+                    }
+                    if let Some((_, digest)) = &self.apop_cache {
+                        self.vars.set_secret("apop_digest", digest);
+                    }
                 }
                 self.vars.set_str("timestamp", ts);
             }
@@ -270,14 +273,19 @@ impl<'e> Run<'e> {
         frame: Frame,
         default: Option<(ExpectSet, &str, &str)>,
     ) -> Result<Response, Stop> {
-        let what = match &cmd {
-            Some(c) => format!("`{}`", crate::transcript::printable(&c.encode(), 80).trim_end_matches("\\r\\n")),
-            None => match self.label.take() {
-                Some(l) => format!("`{}`", crate::transcript::printable(l.as_bytes(), 80)),
-                None => "our command".to_string(),
-            },
+        // How the command is named in a message: built only when a message is (a step's cost
+        // should be the round trip, not the words for a failure that did not happen).
+        let label = self.label.take();
+        let describe = |run: &Self| {
+            let what = match (&cmd, &label) {
+                (Some(c), _) => {
+                    format!("`{}`", crate::transcript::printable(&c.encode(), 80).trim_end_matches("\\r\\n"))
+                }
+                (None, Some(l)) => format!("`{}`", crate::transcript::printable(l.as_bytes(), 80)),
+                (None, None) => "our command".to_string(),
+            };
+            run.vars.redact(&what)
         };
-        let what = self.vars.redact(&what);
         let timeout = step.timeout.unwrap_or(self.env.opts.timeout);
         let mut decoder = Decoder::new(expect_of(frame), self.env.opts.limits).with_body_rule(body_rule(cmd.as_ref()));
         let c = self.conn_mut(step)?;
@@ -288,14 +296,20 @@ impl<'e> Run<'e> {
             Ok(Err(NetError::Closed { partial: Some(p), .. })) => {
                 // A multi-line reply cut short: judge what arrived (UnterminatedBody fails it).
                 self.track(step, &step.on.clone(), cmd.as_ref(), &p)?;
+                let what = describe(self);
                 return Err(self.lost(step, &what, NetError::Closed { when: "mid-reply", partial: None }));
             }
-            Ok(Err(e)) => return Err(self.lost(step, &what, e)),
-            Err(_) => return Err(self.lost(step, &what, NetError::Timeout { what: "a reply", after: timeout })),
+            Ok(Err(e)) => {
+                let what = describe(self);
+                return Err(self.lost(step, &what, e));
+            }
+            Err(_) => {
+                let what = describe(self);
+                return Err(self.lost(step, &what, NetError::Timeout { what: "a reply", after: timeout }));
+            }
         };
-        let on = step.on.clone();
-        self.track(step, &on, cmd.as_ref(), &resp)?;
-        self.judge(step, idx, &resp, &what, default)?;
+        self.track(step, &step.on, cmd.as_ref(), &resp)?;
+        self.judge(step, idx, &resp, &describe, default)?;
         if matches!(cmd, Some(Command::Stls)) && resp.is_ok() {
             // However STLS was sent (stls, login, send, send_raw), +OK means TLS starts now.
             self.handshake(step).await?;
@@ -308,20 +322,16 @@ impl<'e> Run<'e> {
         step: &Step,
         idx: usize,
         resp: &Response,
-        what: &str,
+        what: &dyn Fn(&Self) -> String,
         default: Option<(ExpectSet, &str, &str)>,
     ) -> Result<(), Stop> {
-        let (req, rfc) = self.step_requirement(step);
-        let (set, req, rfc) = match (step.expect.get(idx), default) {
-            (Some(set), _) => (set.clone(), req, rfc),
-            (None, Some((set, dreq, drfc))) => {
-                let req = step.requirement.clone().unwrap_or_else(|| dreq.to_string());
-                let rfc = step.rfc.clone().unwrap_or_else(|| drfc.to_string());
-                (set, req, rfc)
-            }
-            (None, None) => (ExpectSet::default(), req, rfc),
+        let none = ExpectSet::default();
+        let set = match (step.expect.get(idx), &default) {
+            (Some(set), _) => set,
+            (None, Some((set, _, _))) => set,
+            (None, None) => &none,
         };
-        let problem = expect::check(&set, resp, &self.vars)
+        let problem = expect::check(set, resp, &self.vars)
             .err()
             .or_else(|| step.capture.iter().find_map(|c| expect::capture(c, resp, &mut self.vars).err()));
         match problem {
@@ -330,7 +340,14 @@ impl<'e> Run<'e> {
                 Err(Stop::Error { message: format!("scenario error: {}", b.message), span: b.span })
             }
             Some(Problem::Mismatch(m)) => {
-                let mut message = format!("{what}: {}", m.what);
+                let (req, rfc) = match (step.expect.get(idx), default) {
+                    (None, Some((_, dreq, drfc))) => (
+                        step.requirement.clone().unwrap_or_else(|| dreq.to_string()),
+                        step.rfc.clone().unwrap_or_else(|| drfc.to_string()),
+                    ),
+                    _ => self.step_requirement(step),
+                };
+                let mut message = format!("{}: {}", what(self), m.what);
                 if let Some(n) = &step.note {
                     message.push_str(&format!(" ({n})"));
                 }
@@ -398,6 +415,12 @@ impl<'e> Run<'e> {
         }
         self.bind_builtins(&on);
         self.track(step, &on, None, &greeting)?;
-        self.judge(step, 0, &greeting, "the greeting", Some((status_default(step), "1939-greeting", "RFC 1939 §4")))
+        self.judge(
+            step,
+            0,
+            &greeting,
+            &|_| "the greeting".into(),
+            Some((status_default(step), "1939-greeting", "RFC 1939 §4")),
+        )
     }
 }

@@ -163,10 +163,10 @@ impl Run<'_> {
             let resp = outcome.response;
             self.track(step, &on, Some(&last), &resp)?;
             if step.explicit_expect {
-                return self.judge(step, 0, &resp, &format!("the {} login", method.name()), None);
+                return self.judge(step, 0, &resp, &|_| format!("the {} login", method.name()), None);
             }
             if resp.is_ok() {
-                return self.judge(step, 0, &resp, "the login", None);
+                return self.judge(step, 0, &resp, &|_| "the login".into(), None);
             }
             let transient =
                 resp.code.as_ref().is_some_and(|c| c.is("IN-USE") || c.is("LOGIN-DELAY") || c.is("SYS/TEMP"));
