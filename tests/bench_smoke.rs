@@ -12,6 +12,10 @@ async fn benchmark_runs_at_tiny_scale_and_output_is_well_formed() {
         "pop3test NOOP round trips, 1 connection",
         "raw pipelined NOOPs (batches of 64)",
         "raw fresh sessions (connect+greeting+login+QUIT)",
+        "fuzz cases, single-command, 1 session reused, lock-step",
+        "fuzz cases, single-command, 1 session reused, --batch 8",
+        "same cases through pop3test's fuzz session, lock-step",
+        "scenario engine, time per NOOP step",
         "RETR body with byte-stuffing, decoded whole",
         "peak RSS of the benchmark process",
     ] {

@@ -31,9 +31,16 @@ fn config(h: &ServerHandle, seed: u64, cases: u64, out: &std::path::Path) -> Fuz
 }
 
 async fn fuzz(defects: &[Defect], seed: u64, cases: u64) -> (FuzzOutcome, tempfile::TempDir) {
+    fuzz_batched(defects, seed, cases, 1).await
+}
+
+/// `batch > 1`: cases share writes (`--batch`); the reference server advertises PIPELINING.
+async fn fuzz_batched(defects: &[Defect], seed: u64, cases: u64, batch: usize) -> (FuzzOutcome, tempfile::TempDir) {
     let h = server(defects).await;
     let dir = tempfile::tempdir().unwrap();
-    let outcome = run(config(&h, seed, cases, dir.path())).await;
+    let mut cfg = config(&h, seed, cases, dir.path());
+    cfg.batch = batch;
+    let outcome = run(cfg).await;
     eprintln!("{}", outcome.summary());
     for f in &outcome.findings {
         eprintln!("  {} [{:?}] {:?}: {}", f.key.id(), f.severity(), f.minimal_input(), f.candidate.detail);
@@ -142,4 +149,55 @@ async fn same_seed_same_run() {
     let keys = |o: &FuzzOutcome| o.findings.iter().map(|f| (f.key.clone(), f.minimal_input())).collect::<Vec<_>>();
     assert_eq!(keys(&a), keys(&b));
     assert_eq!(a.sessions, b.sessions);
+}
+
+#[tokio::test]
+async fn batched_cases_find_nothing_on_the_correct_server() {
+    let (o, _dir) = fuzz_batched(&[], 1, 2000, 8).await;
+    assert!(o.findings.is_empty(), "{:#?}", o.findings.iter().map(|f| f.key.id()).collect::<Vec<_>>());
+    assert_eq!(o.cases + o.skipped, 2000);
+}
+
+#[tokio::test]
+async fn batched_cases_still_find_and_shrink_to_one_case() {
+    // A finding in the middle of a batch is blamed on its own case, and shrinks to it alone.
+    let (o, _dir) = fuzz_batched(&[Defect::LenientArgs], 5, 1500, 8).await;
+    let found: Vec<_> =
+        ["malformed-argument", "extra-argument", "whitespace"].iter().flat_map(|r| wrong_answers(&o, r)).collect();
+    assert!(!found.is_empty(), "no lenient-args finding");
+    for f in found {
+        let r = f.repro.as_ref().unwrap();
+        assert_eq!(r.trigger.lines().len(), 1, "{:?}", f.minimal_input());
+        assert!(r.trigger.len() <= 40, "{:?}", f.minimal_input());
+    }
+    let (o, _dir) = fuzz_batched(&[Defect::CrashOnLongLine], 2, 150, 8).await;
+    assert!(!o.of(Oracle::Crash).is_empty(), "no crash found");
+}
+
+#[tokio::test]
+async fn batched_cases_tell_a_close_after_errors_policy_from_a_crash() {
+    let (o, _dir) = fuzz_batched(&[Defect::CloseAfterErrors], 8, 1000, 8).await;
+    assert_eq!(o.of(Oracle::Policy).len(), 1, "policy note expected");
+    assert_eq!(o.of(Oracle::Policy)[0].policy_count, Some(3));
+    assert!(o.of(Oracle::Crash).is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_blames_the_case_whose_reply_was_wrong() {
+    use pop3test::fuzz::{exec::Session, Case};
+    let cases = [Case::line(b"NOOP\r\n"), Case::line(b"LIST 1a\r\n"), Case::line(b"NOOP\r\n")];
+    for (defects, want_at) in [(vec![], 3), (vec![Defect::LenientArgs], 1)] {
+        let h = server(&defects).await;
+        let dir = tempfile::tempdir().unwrap();
+        let env = config(&h, 1, 1, dir.path()).env;
+        let mut s = Session::open(&env, Context::Transaction).await.expect("session");
+        assert!(s.pipelining, "the reference server advertises PIPELINING");
+        let (o, at) = s.run_batch(&cases, &mut || {}).await;
+        assert_eq!(at, want_at, "{defects:?}: {:?}", o.candidate);
+        assert_eq!(o.candidate.is_some(), want_at < cases.len(), "{:?}", o.candidate);
+        // Replies after the blamed case are unread: the session cannot be trusted any more.
+        assert_eq!(o.alive, want_at == cases.len());
+        s.abandon();
+        h.shutdown().await;
+    }
 }

@@ -85,6 +85,27 @@ pub async fn timed_noops(addr: SocketAddr, user: &str, pass: &str, n: usize) -> 
     took
 }
 
+/// Replays recorded exchanges on one new connection: writes each request as recorded and reads
+/// exactly the octets the server sent back when it was recorded (no parsing at all: the floor
+/// for this workload). Returns the time the exchanges took.
+pub async fn replay(addr: SocketAddr, user: &str, pass: &str, exchanges: &[(Vec<u8>, usize)]) -> Duration {
+    let mut c = RawConn::login(addr, user, pass).await.expect("raw login");
+    let mut chunk = vec![0u8; 64 * 1024];
+    let t = Instant::now();
+    for (request, reply) in exchanges {
+        c.s.write_all(request).await.expect("replay write");
+        let mut left = *reply;
+        while left > 0 {
+            let got = c.s.read(&mut chunk[..left.min(64 * 1024)]).await.expect("replay read");
+            assert!(got > 0, "the server closed during the replay");
+            left -= got;
+        }
+    }
+    let took = t.elapsed();
+    c.quit().await;
+    took
+}
+
 /// Pipelined NOOPs per second in batches of `batch` on one connection.
 pub async fn pipelined_rate(addr: SocketAddr, user: &str, pass: &str, batch: usize, batches: usize) -> f64 {
     let mut c = RawConn::login(addr, user, pass).await.expect("raw login");

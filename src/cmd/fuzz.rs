@@ -73,7 +73,8 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
         crate::fuzz::Mix::All => String::new(),
         crate::fuzz::Mix::Single => " --mix single".into(),
     };
-    eprintln!("fuzz: {target}, seed {seed} (reproduce with --seed {seed} --jobs {}{mix})", args.jobs);
+    let batch = if args.batch > 1 { format!(" --batch {}", args.batch) } else { String::new() };
+    eprintln!("fuzz: {target}, seed {seed} (reproduce with --seed {seed} --jobs {}{mix}{batch})", args.jobs);
     let mut env = Env { target: target.clone(), opts, creds, settle: Duration::from_millis(250), stls: args.stls };
     // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
     let t0 = std::time::Instant::now();
@@ -91,6 +92,7 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     cfg.jobs = args.jobs.max(1);
     cfg.contexts = contexts;
     cfg.mix = args.mix;
+    cfg.batch = usize::from(args.batch);
     cfg.logins = args.logins.max(1);
     cfg.out = Some(args.out.clone());
     cfg.progress = if global.quiet {

@@ -66,6 +66,10 @@ pub struct FuzzArgs {
     /// Which case families: `all`, or `single` (one command line per case: the fastest mix).
     #[arg(long, value_enum, default_value_t = Mix::All)]
     pub mix: Mix,
+    /// Pipeline up to N single-write cases in one write when the server advertises PIPELINING
+    /// (RFC 2449 §6.6); 1 (the default): each case waits for the previous reply.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub batch: u16,
     /// Logged-in sessions at once (servers lock the maildrop; raise only where they do not).
     #[arg(long, default_value_t = 1)]
     pub logins: usize,

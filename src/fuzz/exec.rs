@@ -9,8 +9,8 @@
 //! because of this input.
 
 use super::case::{keyword_of, Case};
-use super::model::{Context, Model, Must, Prediction};
-use super::oracle::{Candidate, Oracle, Reason};
+use super::model::{Context, Model};
+use super::oracle::{judge, stat_damage, violation, Candidate, Oracle, Reason};
 use crate::net::session::{self as s, Credentials, OpenError, StlsPolicy};
 use crate::net::{ConnectOptions, Connection, NetError, Target};
 use crate::proto::listing::{parse_stat, scan_listings, unique_id_listings};
@@ -65,6 +65,8 @@ pub struct Session {
     pub consecutive_errors: u32,
     /// Violations seen while reaching the context (greeting, CAPA, login).
     pub setup_violations: Vec<Violation>,
+    /// CAPA advertised PIPELINING (RFC 2449 §6.6): cases may share a write.
+    pub pipelining: bool,
 }
 
 impl Session {
@@ -106,6 +108,7 @@ impl Session {
             last_err: None,
             consecutive_errors: 0,
             setup_violations: opened.violations,
+            pipelining,
         };
         let unavailable = |e: NetError| SetupError::Unavailable(e.to_string());
         match context {
@@ -167,10 +170,22 @@ impl Session {
         };
     }
 
+    /// Ends the session with QUIT (never after a DELE: that would commit it, RFC 1939 §6).
+    pub async fn quit(self) {
+        if !self.model.ever_deleted {
+            self.conn.close(true).await;
+        }
+    }
+
     /// Drops the connection without QUIT (RFC 1939 §6: a session ended this way deletes nothing).
     pub fn abandon(self) -> Vec<Entry> {
         let mut conn = self.conn;
         conn.transcript_mut().take()
+    }
+
+    /// Octets the server has sent on this session so far.
+    pub fn received(&self) -> u64 {
+        self.conn.received()
     }
 
     /// Stops recording the transcript: fast fuzzing discards it anyway (replays of a finding
@@ -253,6 +268,34 @@ impl Session {
             answered += 1;
         }
         self.finish_sasl().await
+    }
+
+    /// Runs [`batchable`] cases in one write (RFC 2449 §6.6) and judges every reply in order.
+    /// Returns the outcome and how many cases completed before it: the outcome belongs to
+    /// `cases[completed]` when it has a candidate. Replies left unread make the session unusable.
+    pub async fn run_batch(&mut self, cases: &[Case], idle: &mut (dyn FnMut() + Send)) -> (Outcome, usize) {
+        let (mut wire, mut lines, mut ends) = (Vec::new(), Vec::new(), Vec::with_capacity(cases.len()));
+        for c in cases {
+            lines.extend(c.lines());
+            ends.push(lines.len());
+            c.chunks.iter().for_each(|ch| wire.extend_from_slice(&ch.bytes));
+        }
+        if let Err(e) = self.conn.send_raw(&wire).await {
+            let keyword = cases.first().map(Case::keyword).unwrap_or_default();
+            return (self.net_error(e, &keyword, false), 0);
+        }
+        idle();
+        let mut at = 0;
+        for (j, line) in lines.iter().enumerate() {
+            while ends[at] <= j {
+                at += 1;
+            }
+            if let Some(mut o) = self.answer(line).await {
+                o.alive &= j + 1 == lines.len();
+                return (o, at);
+            }
+        }
+        (self.finish_sasl().await, cases.len())
     }
 
     /// Reads and judges the reply to one framed line. `Some` ends the case.
@@ -457,16 +500,27 @@ impl Session {
         if self.model.state != crate::proto::SessionState::Transaction || self.model.in_sasl {
             return Ok(None);
         }
-        let r = self.conn.command(&Command::Stat).await?;
+        // STAT and UIDL in one round trip where the server allows it (RFC 2449 §6.6).
+        let (stat, uidl) = match (self.pipelining, self.model.uids.is_some()) {
+            (true, true) => {
+                let mut r = self.conn.pipeline(&[Command::Stat, Command::Uidl(None)]).await?;
+                let uidl = r.pop();
+                (r.pop().ok_or(NetError::Usage("no reply to STAT"))?, uidl)
+            }
+            _ => (self.conn.command(&Command::Stat).await?, None),
+        };
         let want = self.model.expected_stat();
-        match parse_stat(&r.text) {
-            Ok(got) if r.is_ok() && got != want => {
+        match parse_stat(&stat.text) {
+            Ok(got) if stat.is_ok() && got != want => {
                 return Ok(Some(stat_damage(got, want)));
             }
             _ => {}
         }
         let Some(uids) = self.model.uids.clone() else { return Ok(None) };
-        let r = self.conn.command(&Command::Uidl(None)).await?;
+        let r = match uidl {
+            Some(r) => r,
+            None => self.conn.command(&Command::Uidl(None)).await?,
+        };
         let Some(body) = &r.body else { return Ok(None) };
         for l in unique_id_listings(body).0 {
             let known = self.model.message(l.msg).ok().and_then(|i| uids.get(i));
@@ -484,57 +538,22 @@ impl Session {
     }
 }
 
+/// True when a case may share a write with others (see [`Session::run_batch`]): framed, one
+/// write, and nothing that changes how the lines after it are read (STLS, AUTH) or ends the
+/// session (anything a lenient server could take for QUIT).
+pub fn batchable(case: &Case) -> bool {
+    case.chunks.len() == 1
+        && case.is_framed()
+        && !case.mentions_quit()
+        && case.lines().iter().all(|l| !matches!(keyword_of(l).as_str(), "STLS" | "AUTH"))
+}
+
 /// The first capability line of a CAPA reply (what [`Session::sync`] recognises CAPA by).
 fn capa_first_line(r: &Response) -> Option<String> {
     let body = r.body.as_ref()?;
     crate::proto::capa::Capabilities::parse(body.lines()).0.lines.first().cloned()
 }
 
-/// Judges one reply against the model's prediction: wrong answer first, then grammar.
-pub fn judge(model: &Model, line: &[u8], p: &Prediction, resp: &Response) -> Option<Candidate> {
-    let keyword = keyword_of(line);
-    let shown = crate::transcript::printable(line, 80);
-    let wrong = |reason: Reason, got: &str| Candidate {
-        reason,
-        ..Candidate::new(
-            Oracle::WrongAnswer,
-            keyword.clone(),
-            format!("`{shown}` got {got}; expected {}", reason.expected()),
-        )
-    };
-    match (p.must, resp.status) {
-        (Must::Err | Must::NotOk, Status::Ok) => return Some(wrong(p.reason, &format!("`+OK {}`", resp.text))),
-        (Must::Err, Status::Continue) if p.expect == Expect::Sasl => return Some(wrong(p.reason, "a continuation")),
-        (Must::Ok, Status::Err) => return Some(wrong(Reason::RefusedValid, &format!("`-ERR {}`", resp.text))),
-        _ => {}
-    }
-    if let Some(v) = resp.violations.first() {
-        return Some(violation(v, &keyword));
-    }
-    if resp.is_ok() && keyword == "STAT" && model.state == crate::proto::SessionState::Transaction {
-        if let Ok(got) = parse_stat(&resp.text) {
-            let want = model.expected_stat();
-            if got != want {
-                return Some(stat_damage(got, want));
-            }
-        }
-    }
-    None
-}
-
-fn stat_damage(got: (u64, u64), want: (u64, u64)) -> Candidate {
-    let detail = format!("STAT says {} {} but the session should have {} {}", got.0, got.1, want.0, want.1);
-    Candidate { expected_stat: Some(want), ..Candidate::new(Oracle::StateDamage, "STAT", detail) }
-}
-
-fn violation(v: &Violation, keyword: &str) -> Candidate {
-    Candidate {
-        violation: Some(v.clone()),
-        ..Candidate::new(Oracle::Violation, keyword, format!("[{}] {v}", v.requirement()))
-    }
-}
-
-/// Splits raw reply bytes into single-line responses (quiet-window reading).
 /// A malformed STLS line (arguments, junk) answered `+OK`: the server then expects a TLS
 /// handshake, so whatever plaintext follows ends the session. That end is the consequence of a
 /// wrong answer (RFC 2595 §4: STLS takes no argument; RFC 1939 §3: invalid syntax gets `-ERR`),
@@ -557,6 +576,7 @@ fn stls_took_over(lines: &[Vec<u8>], replies: &[Response]) -> Option<Outcome> {
     Some(Outcome { candidate: Some(c), alive: false, ..Outcome::default() })
 }
 
+/// Splits raw reply bytes into single-line responses (quiet-window reading).
 fn split_replies(buf: &[u8]) -> Vec<Response> {
     let mut out = Vec::new();
     let mut rest = buf;

@@ -2,7 +2,10 @@
 //! requirement it breaks and a severity. Reasons say *why* the model expected a refusal; both are
 //! values (STYLE.md §3), so findings are grouped, deduplicated and asserted on without strings.
 
-use crate::proto::Violation;
+use super::case::keyword_of;
+use super::model::{Model, Must, Prediction};
+use crate::proto::listing::parse_stat;
+use crate::proto::{Expect, Response, SessionState, Status, Violation};
 use crate::results::Severity;
 use serde::{Deserialize, Serialize};
 
@@ -290,6 +293,49 @@ pub fn announces_close(text: &str) -> bool {
         "too many invalid",
     ];
     words.iter().any(|w| t.contains(w))
+}
+
+/// Judges one reply against the model's prediction: wrong answer first, then grammar.
+pub fn judge(model: &Model, line: &[u8], p: &Prediction, resp: &Response) -> Option<Candidate> {
+    // Words only for a candidate: most replies are fine, and this runs for every one.
+    let wrong = |reason: Reason, got: &str| Candidate {
+        reason,
+        ..Candidate::new(
+            Oracle::WrongAnswer,
+            keyword_of(line),
+            format!("`{}` got {got}; expected {}", crate::transcript::printable(line, 80), reason.expected()),
+        )
+    };
+    match (p.must, resp.status) {
+        (Must::Err | Must::NotOk, Status::Ok) => return Some(wrong(p.reason, &format!("`+OK {}`", resp.text))),
+        (Must::Err, Status::Continue) if p.expect == Expect::Sasl => return Some(wrong(p.reason, "a continuation")),
+        (Must::Ok, Status::Err) => return Some(wrong(Reason::RefusedValid, &format!("`-ERR {}`", resp.text))),
+        _ => {}
+    }
+    if let Some(v) = resp.violations.first() {
+        return Some(violation(v, &keyword_of(line)));
+    }
+    if resp.is_ok() && keyword_of(line) == "STAT" && model.state == SessionState::Transaction {
+        if let Ok(got) = parse_stat(&resp.text) {
+            let want = model.expected_stat();
+            if got != want {
+                return Some(stat_damage(got, want));
+            }
+        }
+    }
+    None
+}
+
+pub(crate) fn stat_damage(got: (u64, u64), want: (u64, u64)) -> Candidate {
+    let detail = format!("STAT says {} {} but the session should have {} {}", got.0, got.1, want.0, want.1);
+    Candidate { expected_stat: Some(want), ..Candidate::new(Oracle::StateDamage, "STAT", detail) }
+}
+
+pub(crate) fn violation(v: &Violation, keyword: &str) -> Candidate {
+    Candidate {
+        violation: Some(v.clone()),
+        ..Candidate::new(Oracle::Violation, keyword, format!("[{}] {v}", v.requirement()))
+    }
 }
 
 #[cfg(test)]

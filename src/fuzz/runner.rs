@@ -5,7 +5,7 @@
 //! workers; the worker that finds one first confirms, shrinks and exports it while the others go on.
 
 use super::case::Case;
-use super::exec::{alive, Env, Session, SetupError};
+use super::exec::{alive, batchable, Env, Session, SetupError};
 use super::export;
 use super::model::Context;
 use super::oracle::{announces_close, Candidate, FindingKey, Oracle};
@@ -32,6 +32,9 @@ pub struct FuzzConfig {
     pub contexts: Vec<Context>,
     /// Which case families to draw from.
     pub mix: Mix,
+    /// Up to this many single-write cases share one write when the server advertises
+    /// PIPELINING (1: every case waits for the previous reply).
+    pub batch: usize,
     /// Where reproducers go (and where saved ones are replayed from first); `None`: nowhere.
     pub out: Option<PathBuf>,
     pub progress: Progress,
@@ -64,6 +67,7 @@ impl FuzzConfig {
             jobs: 1,
             contexts: Context::ALL.to_vec(),
             mix: Mix::All,
+            batch: 1,
             out: None,
             progress: Progress::Off,
             cancel: Arc::new(AtomicBool::new(false)),
@@ -457,19 +461,55 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             session = None;
             continue;
         }
+        let (mut indices, mut cases) = (vec![index], vec![case]);
+        // `--batch`: the cases that follow share this write while they can (never against a
+        // server that closes after a count of errors: a batch would run past its limit).
+        if sh.cfg.batch > 1 && s.pipelining && limit == 0 && batchable(&cases[0]) {
+            while cases.len() < sh.cfg.batch {
+                let i = k * jobs + w as u64;
+                if sh.should_stop(i) {
+                    break;
+                }
+                let c = match next.take() {
+                    Some((j, c)) if j == i => c,
+                    _ => generate(i),
+                };
+                if !batchable(&c) {
+                    next = Some((i, c));
+                    break;
+                }
+                k += 1;
+                indices.push(i);
+                cases.push(c);
+            }
+        }
         let upcoming = k * jobs + w as u64;
         let mut prefetched = None;
-        let outcome = s.run_with(&sh.cfg.env, &case, false, &mut || prefetched = Some(generate(upcoming))).await;
-        next = prefetched.map(|c| (upcoming, c));
-        sh.cases.fetch_add(1, Relaxed);
+        let mut idle = || prefetched = Some(generate(upcoming));
+        // `at`: cases completed before the outcome (its candidate belongs to `cases[at]`).
+        let (outcome, at) = if cases.len() == 1 {
+            let o = s.run_with(&sh.cfg.env, &cases[0], false, &mut idle).await;
+            let at = usize::from(o.candidate.is_none());
+            (o, at)
+        } else {
+            s.run_batch(&cases, &mut idle).await
+        };
+        if let Some(p) = prefetched {
+            next = next.or(Some((upcoming, p)));
+        }
+        let ran = (at + 1).min(cases.len());
+        sh.cases.fetch_add(ran as u64, Relaxed);
+        // Cases of a batch after the one that ended it were sent but not judged.
+        sh.skipped.fetch_add((cases.len() - ran) as u64, Relaxed);
         s.take_transcript();
         let ctx = s.context;
         if let Some(c) = outcome.candidate {
             if !outcome.alive {
                 session = None;
             }
-            let prefix: Vec<Case> = history.iter().cloned().collect();
-            sh.handle(c, ctx, prefix, index, case.clone(), outcome.closed_after_err).await;
+            let mut prefix: Vec<Case> = history.iter().cloned().collect();
+            prefix.extend(cases[..at].iter().cloned());
+            sh.handle(c, ctx, prefix, indices[at], cases[at].clone(), outcome.closed_after_err).await;
             if session.is_none() {
                 continue;
             }
@@ -477,12 +517,15 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             session = None;
             continue;
         }
-        if history.len() == HISTORY {
-            history.pop_front();
+        let index = indices[ran - 1];
+        for case in cases.into_iter().take(ran) {
+            if history.len() == HISTORY {
+                history.pop_front();
+            }
+            history.push_back(case);
         }
-        history.push_back(case);
-        since_check += 1;
-        session_cases += 1;
+        since_check += ran as u64;
+        session_cases += ran as u64;
         let Some(s) = session.as_mut() else { continue };
         if since_check >= sh.cfg.state_check_every && s.model.state == SessionState::Transaction {
             since_check = 0;
@@ -524,29 +567,34 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
     });
     let regressions = shared.regressions().await;
     let mut progress = super::outcome::Ticker::new(shared.cfg.progress, shared.cfg.cases);
+    // Each worker says when it ends (also when it fails to start or panics: the sender drops),
+    // so the run ends when its last worker does, not at the next progress tick.
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let handles: Vec<_> = (0..jobs)
         .map(|w| {
-            let sh = shared.clone();
+            let (sh, done) = (shared.clone(), done_tx.clone());
             std::thread::Builder::new().name(format!("fuzz-{w}")).spawn(move || {
                 match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(rt) => rt.block_on(worker(sh, w)),
                     Err(e) => eprintln!("error: fuzz worker {w}: {e}"),
                 }
+                drop(done);
             })
         })
         .collect();
+    drop(done_tx);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
-        let done = handles.iter().all(|h| h.as_ref().map_or(true, |h| h.is_finished()));
-        progress.tick(&shared, done);
-        if done {
-            break;
+        tokio::select! {
+            ended = done_rx.recv() => if ended.is_none() { break },
+            _ = tick.tick() => progress.tick(&shared, false),
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let elapsed = shared.start.elapsed();
+    progress.tick(&shared, true);
     for h in handles.into_iter().flatten() {
         let _ = h.join();
     }
-    let elapsed = shared.start.elapsed();
     let findings: Vec<Finding> = std::mem::take(&mut *shared.lock())
         .into_values()
         .filter_map(|(slot, n)| match slot {

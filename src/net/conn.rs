@@ -90,6 +90,8 @@ pub struct Connection {
     eof: bool,
     /// The last write held more than one line: replies are outstanding in a batch.
     pipelined: bool,
+    /// Octets read from the server so far (after TLS decryption).
+    received: u64,
 }
 
 impl Connection {
@@ -106,6 +108,7 @@ impl Connection {
             tls: None,
             eof: false,
             pipelined: false,
+            received: 0,
         };
         conn.transcript.note(false, format!("connected to {}", target.authority()));
         if target.scheme == Scheme::ImplicitTls {
@@ -299,6 +302,11 @@ impl Connection {
         self.tls.as_ref()
     }
 
+    /// Octets read from the server so far (the benchmark's record of reply sizes).
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
     }
@@ -353,6 +361,7 @@ impl Connection {
             Ok(Err(e)) => return Err(self.io_error(e, "while we were reading")),
             Ok(Ok(n)) => n,
         };
+        self.received += n as u64;
         if n == 0 {
             self.eof = true;
             let tls = self.is_tls();
