@@ -22,6 +22,7 @@ fn config(h: &ServerHandle, seed: u64, cases: u64, out: &std::path::Path) -> Fuz
         creds: Some(creds),
         settle: Duration::from_millis(20),
         stls: StlsPolicy::Auto,
+        stepwise_login: Default::default(),
     };
     let mut cfg = FuzzConfig::new(env, seed);
     cfg.cases = Some(cases);
@@ -200,4 +201,37 @@ async fn a_batch_blames_the_case_whose_reply_was_wrong() {
         s.abandon();
         h.shutdown().await;
     }
+}
+
+#[tokio::test]
+async fn a_server_that_drops_commands_pipelined_with_pass_is_logged_into_step_by_step() {
+    // Sessions log in with USER, PASS, LIST, UIDL and CAPA in one write where PIPELINING is
+    // advertised; a server that loses what follows PASS costs one timeout, then never again.
+    let h = server(&[Defect::PipeliningDrop]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&h, 11, 300, dir.path());
+    cfg.contexts = vec![Context::Transaction];
+    cfg.session_cases = 20;
+    let learned = cfg.env.stepwise_login.clone();
+    let o = run(cfg).await;
+    assert!(learned.load(std::sync::atomic::Ordering::Relaxed), "the lost replies were not noticed");
+    assert_eq!(o.cases + o.skipped, 300, "{}", o.summary());
+    assert!(o.sessions >= 300 / 20, "{}", o.summary());
+    assert!(o.unavailable.is_empty(), "{:?}", o.unavailable);
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_fresh_session_per_case_logs_in_with_one_pipelined_write() {
+    let h = server(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(&h, 12, 60, dir.path());
+    cfg.contexts = vec![Context::Transaction];
+    cfg.session_cases = 1;
+    let learned = cfg.env.stepwise_login.clone();
+    let o = run(cfg).await;
+    assert!(!learned.load(std::sync::atomic::Ordering::Relaxed), "pipelined logins failed on a correct server");
+    assert!(o.findings.is_empty(), "{:#?}", o.findings.iter().map(|f| f.key.id()).collect::<Vec<_>>());
+    assert!(o.sessions >= 50, "{}", o.summary());
+    h.shutdown().await;
 }

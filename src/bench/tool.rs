@@ -91,6 +91,7 @@ fn plain_env(target: &Target, opts: &ConnectOptions, user: &(String, String)) ->
         creds: Some(creds(user)),
         settle: Duration::ZERO,
         stls: StlsPolicy::Never,
+        stepwise_login: Default::default(),
     }
 }
 

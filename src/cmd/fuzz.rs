@@ -75,7 +75,14 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     };
     let batch = if args.batch > 1 { format!(" --batch {}", args.batch) } else { String::new() };
     eprintln!("fuzz: {target}, seed {seed} (reproduce with --seed {seed} --jobs {}{mix}{batch})", args.jobs);
-    let mut env = Env { target: target.clone(), opts, creds, settle: Duration::from_millis(250), stls: args.stls };
+    let mut env = Env {
+        target: target.clone(),
+        opts,
+        creds,
+        settle: Duration::from_millis(250),
+        stls: args.stls,
+        stepwise_login: Default::default(),
+    };
     // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
     let t0 = std::time::Instant::now();
     if !crate::fuzz::exec::alive(&env).await {

@@ -11,12 +11,16 @@
 use super::case::{keyword_of, Case};
 use super::model::{Context, Model};
 use super::oracle::{judge, stat_damage, violation, Candidate, Oracle, Reason};
-use crate::net::session::{self as s, Credentials, OpenError, StlsPolicy};
+use crate::net::session::{self as s, Credentials, StlsPolicy};
 use crate::net::{ConnectOptions, Connection, NetError, Target};
-use crate::proto::listing::{parse_stat, scan_listings, unique_id_listings};
+use crate::proto::listing::{parse_stat, unique_id_listings};
 use crate::proto::{Command, Expect, Response, Status, Violation};
 use crate::transcript::Entry;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
+
+mod open;
 
 /// What every session needs, passed in.
 #[derive(Debug, Clone)]
@@ -29,6 +33,8 @@ pub struct Env {
     pub settle: Duration,
     /// STLS before login in the contexts that log in (`AfterStls` always upgrades).
     pub stls: StlsPolicy,
+    /// Set once a pipelined login lost replies on this server: log in one step at a time.
+    pub stepwise_login: Arc<AtomicBool>,
 }
 
 /// Why a context could not be reached.
@@ -70,98 +76,6 @@ pub struct Session {
 }
 
 impl Session {
-    /// Connects and reaches `context`.
-    pub async fn open(env: &Env, context: Context) -> Result<Session, SetupError> {
-        let login = context.needs_login();
-        let policy = match context {
-            Context::Authorization => StlsPolicy::Never,
-            Context::AfterStls => StlsPolicy::Always,
-            _ => env.stls,
-        };
-        let opened = match s::open(&env.target, &env.opts, env.creds.as_ref(), policy, login).await {
-            Ok(o) => o,
-            Err(OpenError::Net(
-                e @ (NetError::Connect { .. }
-                | NetError::Resolve { .. }
-                | NetError::Timeout { .. }
-                | NetError::Closed { .. }
-                | NetError::Reset { .. }),
-            )) => return Err(SetupError::Down(e.to_string())),
-            Err(OpenError::BadGreeting(t)) => return Err(SetupError::Down(format!("greeting was not +OK: {t}"))),
-            Err(e) => return Err(SetupError::Unavailable(e.to_string())),
-        };
-        let did_stls = opened.conn.is_tls() && env.target.scheme == crate::net::Scheme::Plain;
-        let pipelining = opened.capa.has("PIPELINING");
-        let mut fresh_mark = false;
-        let capa_mark = opened.capa.lines.first().cloned();
-        let mut model = Model::new(context.state(), opened.conn.is_tls());
-        if let Some(c) = &env.creds {
-            model.user = Some(c.user.clone());
-            model.password = Some(c.password.expose().to_string());
-        }
-        let mut session = Session {
-            conn: opened.conn,
-            model,
-            context,
-            capa_mark,
-            did_stls,
-            last_err: None,
-            consecutive_errors: 0,
-            setup_violations: opened.violations,
-            pipelining,
-        };
-        let unavailable = |e: NetError| SetupError::Unavailable(e.to_string());
-        match context {
-            Context::AfterUser => {
-                let user = env.creds.as_ref().map_or("mrose", |c| c.user.as_str()).to_string();
-                let r = session.conn.command(&Command::User(user.clone())).await.map_err(unavailable)?;
-                if !r.is_ok() {
-                    return Err(SetupError::Unavailable(format!("USER refused: {}", r.text)));
-                }
-                session.model.after_user = Some(user);
-            }
-            Context::Transaction | Context::AfterDele => {
-                // One round trip instead of three where the server allows it (RFC 2449 §6.6):
-                // a fresh session per case is bound by its round trips.
-                let (list, uidl) = if pipelining {
-                    let mut r = session
-                        .conn
-                        .pipeline(&[Command::List(None), Command::Uidl(None), Command::Capa])
-                        .await
-                        .map_err(unavailable)?;
-                    let capa = r.pop();
-                    session.capa_mark = capa.filter(Response::is_ok).and_then(|c| capa_first_line(&c));
-                    fresh_mark = true;
-                    let uidl = r.pop();
-                    (r.pop(), uidl)
-                } else {
-                    let list = session.conn.command(&Command::List(None)).await.map_err(unavailable)?;
-                    (Some(list), Some(session.conn.command(&Command::Uidl(None)).await.map_err(unavailable)?))
-                };
-                let sizes: Vec<u64> = list
-                    .and_then(|r| r.body)
-                    .map(|b| scan_listings(&b).0.iter().map(|l| l.octets).collect())
-                    .unwrap_or_default();
-                session.model.set_maildrop(sizes);
-                session.model.uids =
-                    uidl.and_then(|r| r.body).map(|b| unique_id_listings(&b).0.into_iter().map(|l| l.uid).collect());
-                if context == Context::AfterDele {
-                    if session.model.sizes.is_empty() {
-                        return Err(SetupError::Unavailable("the maildrop is empty: nothing to DELE".into()));
-                    }
-                    let r = session.conn.command(&Command::Dele(1)).await.map_err(unavailable)?;
-                    session.model.apply(b"DELE 1\r\n", r.status);
-                }
-            }
-            _ => {}
-        }
-        if context.needs_login() && !fresh_mark {
-            session.refresh_capa_mark().await;
-        }
-        session.conn.transcript_mut().take();
-        Ok(session)
-    }
-
     /// CAPA changes with TLS and login: re-read the line that marks the end of a sync.
     async fn refresh_capa_mark(&mut self) {
         self.capa_mark = match s::capa(&mut self.conn).await {

@@ -232,11 +232,6 @@ pub async fn open(
     }
 }
 
-fn is_transient(text: &str) -> bool {
-    crate::proto::RespCode::parse_prefix(text)
-        .is_some_and(|c| c.is("IN-USE") || c.is("LOGIN-DELAY") || c.is("SYS/TEMP"))
-}
-
 async fn open_once(
     target: &super::Target,
     opts: &super::ConnectOptions,
@@ -276,21 +271,36 @@ async fn open_once(
     }
     let mut opened = Opened { conn, greeting, timestamp, capa_initial, capa: caps, violations, logged_in: false };
     if login_wanted {
-        let creds = creds.ok_or(OpenError::NoCredentials)?;
-        let method = if !opened.capa.has("USER") && opened.capa.has_sasl("PLAIN") {
+        opened.login(creds.ok_or(OpenError::NoCredentials)?).await?;
+    }
+    Ok(opened)
+}
+
+impl Opened {
+    /// Logs in with USER/PASS, or AUTH PLAIN when USER is not offered but SASL PLAIN is. One
+    /// attempt: [`open`] is what retries transient refusals.
+    pub async fn login(&mut self, creds: &Credentials) -> Result<(), OpenError> {
+        let method = if !self.capa.has("USER") && self.capa.has_sasl("PLAIN") {
             LoginMethod::SaslPlain
         } else {
             LoginMethod::UserPass
         };
-        let outcome = login(&mut opened.conn, creds, method, opened.timestamp.as_deref()).await?;
+        let outcome = login(&mut self.conn, creds, method, self.timestamp.as_deref()).await?;
         for s in &outcome.steps {
-            opened.violations.extend(s.violations.clone());
+            self.violations.extend(s.violations.clone());
         }
-        opened.violations.extend(outcome.response.violations.clone());
+        self.violations.extend(outcome.response.violations.clone());
         if !outcome.ok() {
             return Err(OpenError::LoginRefused { method: method.name(), text: outcome.response.text });
         }
-        opened.logged_in = true;
+        self.logged_in = true;
+        Ok(())
     }
-    Ok(opened)
+}
+
+/// True for refusals worth a retry: the maildrop is locked, logins are rate-limited, or the
+/// server is short of something (RFC 2449 §8.1, RFC 3206 §4).
+pub fn is_transient(text: &str) -> bool {
+    crate::proto::RespCode::parse_prefix(text)
+        .is_some_and(|c| c.is("IN-USE") || c.is("LOGIN-DELAY") || c.is("SYS/TEMP"))
 }
