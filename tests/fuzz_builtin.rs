@@ -235,3 +235,42 @@ async fn a_fresh_session_per_case_logs_in_with_one_pipelined_write() {
     assert!(o.sessions >= 50, "{}", o.summary());
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn replays_never_send_quit_after_a_dele() {
+    // Shrinking proposes variants of a trigger; in the after-DELE context (or after a prefix
+    // that mentions DELE) a QUIT would commit the deletion on the server under test.
+    use pop3test::fuzz::shrink::{replay, Repro};
+    use pop3test::fuzz::Case;
+    let h = server(&[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = config(&h, 1, 1, dir.path()).env;
+    let stat = |env: Env| async move {
+        let mut s = pop3test::fuzz::exec::Session::open(&env, Context::Transaction).await.expect("session");
+        let n = s.model.sizes.len();
+        s.abandon();
+        n
+    };
+    let before = stat(env.clone()).await;
+    assert!(before > 1);
+    let repros = [
+        Repro { context: Context::AfterDele, prefix: vec![], trigger: Case::line(b"QUIT\r\n") },
+        Repro {
+            context: Context::Transaction,
+            prefix: vec![Case::line(b"DELE 2 \r\n")],
+            trigger: Case::line(b"quit x\r\n"),
+        },
+        Repro {
+            context: Context::Transaction,
+            prefix: vec![Case::line(b"NOOP\r\ndele 1\n")],
+            trigger: Case::line(b"QUIT\r\n"),
+        },
+    ];
+    for r in &repros {
+        let seen = replay(&env, r).await;
+        assert!(seen.candidate.is_none(), "{:?}", seen.candidate);
+        assert!(!seen.transcript.iter().any(|e| e.text.to_ascii_uppercase().contains("QUIT")), "{r:?}");
+    }
+    assert_eq!(stat(env).await, before, "a replay committed a deletion");
+    h.shutdown().await;
+}

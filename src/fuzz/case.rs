@@ -67,7 +67,23 @@ impl Case {
     /// True when any line could be taken for QUIT by a lenient server (the fuzzer never lets a
     /// session that deleted messages end with QUIT: that would commit the deletions).
     pub fn mentions_quit(&self) -> bool {
-        self.wire().windows(4).any(|w| w.eq_ignore_ascii_case(b"QUIT"))
+        self.mentions(b"QUIT")
+    }
+
+    /// True when any line could be taken for DELE by a lenient server: a session that sent one
+    /// may have messages marked deleted whatever the model made of the reply.
+    pub fn mentions_dele(&self) -> bool {
+        self.mentions(b"DELE")
+    }
+
+    /// True when any line could log in (PASS, APOP, AUTH).
+    pub fn mentions_login(&self) -> bool {
+        self.mentions(b"PASS") || self.mentions(b"APOP") || self.mentions(b"AUTH")
+    }
+
+    fn mentions(&self, keyword: &[u8; 4]) -> bool {
+        // The whole wire: a keyword may straddle two writes.
+        self.wire().windows(4).any(|w| w.eq_ignore_ascii_case(keyword))
     }
 
     /// Bytes after the first `after_replies` chunk, if any, belong to SASL continuations.

@@ -73,6 +73,8 @@ pub struct Session {
     pub setup_violations: Vec<Violation>,
     /// CAPA advertised PIPELINING (RFC 2449 §6.6): cases may share a write.
     pub pipelining: bool,
+    /// A line that a lenient server could take for DELE was sent (see [`Session::may_have_deleted`]).
+    sent_dele: bool,
 }
 
 impl Session {
@@ -84,9 +86,24 @@ impl Session {
         };
     }
 
+    /// True when messages may be marked deleted: a DELE the model saw accepted, the one the
+    /// after-DELE context starts with, or any line mentioning DELE whatever its reply (a lenient
+    /// server may have read it as one). A QUIT then would commit the deletions (RFC 1939 §6):
+    /// the fuzzer never sends one, in fuzzing or in replays, and ends such sessions without it.
+    pub fn may_have_deleted(&self) -> bool {
+        self.sent_dele || self.model.ever_deleted
+    }
+
+    /// Notes a line that could mark messages deleted: one mentioning DELE once logged in (or
+    /// in a case that could log in first). Before login there is nothing to delete.
+    fn note_dele(&mut self, case: &Case) {
+        let logged_in = self.model.state == crate::proto::SessionState::Transaction || case.mentions_login();
+        self.sent_dele |= logged_in && case.mentions_dele();
+    }
+
     /// Ends the session with QUIT (never after a DELE: that would commit it, RFC 1939 §6).
     pub async fn quit(self) {
-        if !self.model.ever_deleted {
+        if !self.may_have_deleted() {
             self.conn.close(true).await;
         }
     }
@@ -148,6 +165,7 @@ impl Session {
             // Still open: a close from here on is this case's doing, whatever came before.
             self.last_err = None;
         }
+        self.note_dele(case);
         let lines = case.lines();
         if !case.is_framed() {
             return self.run_loose(env, case, &lines, careful, idle).await;
@@ -190,6 +208,7 @@ impl Session {
     pub async fn run_batch(&mut self, cases: &[Case], idle: &mut (dyn FnMut() + Send)) -> (Outcome, usize) {
         let (mut wire, mut lines, mut ends) = (Vec::new(), Vec::new(), Vec::with_capacity(cases.len()));
         for c in cases {
+            self.note_dele(c);
             lines.extend(c.lines());
             ends.push(lines.len());
             c.chunks.iter().for_each(|ch| wire.extend_from_slice(&ch.bytes));

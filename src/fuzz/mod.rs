@@ -8,7 +8,9 @@
 //! - [`exec`]: sessions that reach a state, then run many cases each;
 //! - [`shrink`]: replay, prefix minimisation, value-tree shrinking, confirmation;
 //! - [`export`]: reproducers as scenario files that `pop3test run` replays;
-//! - [`runner`]: workers, deduplication, liveness back-off; [`outcome`]: findings and the report;
+//! - [`runner`]: workers, deduplication, liveness back-off (each worker draws its cases from a
+//!   `source`: its share of the indices, with cases drawn but not judged put back first);
+//!   [`outcome`]: findings and the report;
 //! - [`cli`]: the command-line arguments.
 //!
 //! ```no_run
@@ -27,6 +29,7 @@ pub mod oracle;
 pub mod outcome;
 pub mod runner;
 pub mod shrink;
+mod source;
 pub mod strategies;
 
 pub use case::{Case, Chunk};

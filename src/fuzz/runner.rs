@@ -11,6 +11,7 @@ use super::model::Context;
 use super::oracle::{announces_close, Candidate, FindingKey, Oracle};
 use super::outcome::{Finding, FuzzOutcome, Progress, Regression};
 use super::shrink::{self, Budget, Repro, ShrinkStats};
+use super::source::Source;
 use super::strategies::Mix;
 use crate::proto::{SessionState, Violation};
 use proptest::strategy::ValueTree;
@@ -415,18 +416,13 @@ impl Shared {
 
 /// One worker: its own sessions, its share of the case indices.
 async fn worker(sh: Arc<Shared>, w: usize) {
-    let jobs = sh.cfg.jobs.max(1) as u64;
     let mut turn = w;
     let mut session: Option<Session> = None;
     let mut permit = None;
     let mut history: VecDeque<Case> = VecDeque::with_capacity(HISTORY);
-    let (mut since_check, mut session_cases, mut k) = (0u64, 0u64, 0u64);
-    let (seed, mix) = (sh.cfg.seed, sh.cfg.mix);
-    let generate = move |index: u64| shrink::case_tree(seed, index, mix).current().render();
-    // The next case, generated while the server answers this one.
-    let mut next: Option<(u64, Case)> = None;
-    while k < u64::MAX / jobs {
-        let index = k * jobs + w as u64;
+    let (mut since_check, mut session_cases) = (0u64, 0u64);
+    let mut source = Source::new(sh.cfg.seed, sh.cfg.mix, w, sh.cfg.jobs);
+    while let Some(index) = source.peek() {
         if sh.should_stop(index) {
             break;
         }
@@ -442,12 +438,8 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             (since_check, session_cases) = (0, 0);
         }
         let Some(s) = session.as_mut() else { break };
-        let case = match next.take() {
-            Some((i, c)) if i == index => c,
-            _ => generate(index),
-        };
-        k += 1;
-        if s.model.ever_deleted && case.mentions_quit() {
+        let Some((index, case)) = source.draw() else { break };
+        if s.may_have_deleted() && case.mentions_quit() {
             // QUIT now would commit deletions (RFC 1939 §6): never.
             sh.skipped.fetch_add(1, Relaxed);
             continue;
@@ -458,6 +450,7 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             && s.consecutive_errors + case.lines().len() as u32 >= limit
             && !s.reset_error_count().await
         {
+            source.put_back([(index, case)]);
             session = None;
             continue;
         }
@@ -465,27 +458,17 @@ async fn worker(sh: Arc<Shared>, w: usize) {
         // `--batch`: the cases that follow share this write while they can (never against a
         // server that closes after a count of errors: a batch would run past its limit).
         if sh.cfg.batch > 1 && s.pipelining && limit == 0 && batchable(&cases[0]) {
-            while cases.len() < sh.cfg.batch {
-                let i = k * jobs + w as u64;
-                if sh.should_stop(i) {
-                    break;
-                }
-                let c = match next.take() {
-                    Some((j, c)) if j == i => c,
-                    _ => generate(i),
-                };
+            while cases.len() < sh.cfg.batch && source.peek().is_some_and(|i| !sh.should_stop(i)) {
+                let Some((i, c)) = source.draw() else { break };
                 if !batchable(&c) {
-                    next = Some((i, c));
+                    source.put_back([(i, c)]);
                     break;
                 }
-                k += 1;
                 indices.push(i);
                 cases.push(c);
             }
         }
-        let upcoming = k * jobs + w as u64;
-        let mut prefetched = None;
-        let mut idle = || prefetched = Some(generate(upcoming));
+        let mut idle = || source.prepare();
         // `at`: cases completed before the outcome (its candidate belongs to `cases[at]`).
         let (outcome, at) = if cases.len() == 1 {
             let o = s.run_with(&sh.cfg.env, &cases[0], false, &mut idle).await;
@@ -494,13 +477,10 @@ async fn worker(sh: Arc<Shared>, w: usize) {
         } else {
             s.run_batch(&cases, &mut idle).await
         };
-        if let Some(p) = prefetched {
-            next = next.or(Some((upcoming, p)));
-        }
         let ran = (at + 1).min(cases.len());
         sh.cases.fetch_add(ran as u64, Relaxed);
-        // Cases of a batch after the one that ended it were sent but not judged.
-        sh.skipped.fetch_add((cases.len() - ran) as u64, Relaxed);
+        // Cases of a batch after the one that ended it were sent but not judged: again later.
+        source.put_back(indices[ran..].iter().copied().zip(cases[ran..].iter().cloned()));
         s.take_transcript();
         let ctx = s.context;
         if let Some(c) = outcome.candidate {
@@ -518,7 +498,8 @@ async fn worker(sh: Arc<Shared>, w: usize) {
             continue;
         }
         let index = indices[ran - 1];
-        for case in cases.into_iter().take(ran) {
+        cases.truncate(ran);
+        for case in cases {
             if history.len() == HISTORY {
                 history.pop_front();
             }

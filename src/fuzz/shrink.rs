@@ -54,12 +54,22 @@ pub async fn replay(env: &Env, repro: &Repro) -> Replayed {
     let did_stls = session.did_stls;
     let mut transcript = session.take_transcript();
     let keep = |t: &mut Vec<Entry>, more: Vec<Entry>| t.extend(more);
+    // Never a QUIT after a DELE, whatever a shrinking step proposes (RFC 1939 §6: it would
+    // commit the deletions on the server under test): such a replay reproduces nothing.
+    let commits = |s: &Session, case: &Case| s.may_have_deleted() && case.mentions_quit();
     for case in &repro.prefix {
+        if commits(&session, case) {
+            return Replayed { transcript, did_stls, ..Replayed::default() };
+        }
         let o = session.run(env, case, false).await;
         keep(&mut transcript, session.take_transcript());
         if o.candidate.is_some() || !o.alive {
             return Replayed { candidate: o.candidate, transcript, did_stls, ..Replayed::default() };
         }
+    }
+    if commits(&session, &repro.trigger) {
+        keep(&mut transcript, session.abandon());
+        return Replayed { transcript, did_stls, ..Replayed::default() };
     }
     let o = session.run(env, &repro.trigger, true).await;
     let mut candidate = o.candidate;

@@ -127,6 +127,7 @@ async fn finish(
         consecutive_errors: 0,
         setup_violations: opened.violations,
         pipelining,
+        sent_dele: false,
     };
     let unavailable = |e: NetError| SetupError::Unavailable(e.to_string());
     let mut marked = false;
@@ -159,6 +160,7 @@ async fn finish(
                 if session.model.sizes.is_empty() {
                     return Err(SetupError::Unavailable("the maildrop is empty: nothing to DELE".into()));
                 }
+                session.sent_dele = true;
                 let r = session.conn.command(&Command::Dele(1)).await.map_err(unavailable)?;
                 session.model.apply(b"DELE 1\r\n", r.status);
             }
