@@ -246,7 +246,7 @@ async fn replays_never_send_quit_after_a_dele() {
     let dir = tempfile::tempdir().unwrap();
     let env = config(&h, 1, 1, dir.path()).env;
     let stat = |env: Env| async move {
-        let mut s = pop3test::fuzz::exec::Session::open(&env, Context::Transaction).await.expect("session");
+        let s = pop3test::fuzz::exec::Session::open(&env, Context::Transaction).await.expect("session");
         let n = s.model.sizes.len();
         s.abandon();
         n
