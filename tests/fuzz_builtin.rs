@@ -222,7 +222,7 @@ async fn a_server_that_drops_commands_pipelined_with_pass_is_logged_into_step_by
 }
 
 #[tokio::test]
-async fn a_fresh_session_per_case_logs_in_with_one_pipelined_write() {
+async fn a_fresh_session_per_case_finds_nothing_and_pipelined_logins_hold() {
     let h = server(&[]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(&h, 12, 60, dir.path());

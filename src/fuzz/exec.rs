@@ -6,7 +6,8 @@
 //! followed by a CAPA whose known reply marks where their replies end. *Careful* (replays that
 //! confirm and shrink a finding): before the last case the driver also waits a quiet `settle`
 //! window, so a server that closed after the *previous* reply is told apart from one that closed
-//! because of this input.
+//! because of this input. With `--batch`, several one-write cases share a write where PIPELINING
+//! is advertised ([`Session::run_batch`]); each reply is still judged against its own line.
 
 use super::case::{keyword_of, Case};
 use super::model::{Context, Model};
