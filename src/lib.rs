@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cmd;
 pub mod exit;
 pub mod fuzz;
+pub mod inventory;
 pub mod net;
 pub mod proto;
 pub mod report;

@@ -19,7 +19,15 @@ fn context(server: &ServerHandle, target: Target, stls: StlsPolicy) -> CheckCont
     // Loopback answers in milliseconds; a short wait keeps the defects that swallow commands
     // (pipelining-drop, hang-on-bad-arg) from costing the default 10 s each.
     opts.timeout = Duration::from_secs(2);
-    CheckContext { target, opts, creds: Some(creds()), stls, destructive: true }
+    CheckContext {
+        target,
+        opts,
+        creds: Some(creds()),
+        stls,
+        destructive: true,
+        inventory: Default::default(),
+        apop_secret: Some(Secret::new(DEFAULT_PASSWORD)),
+    }
 }
 
 /// Runs every check, one at a time, on a freshly seeded maildrop each.

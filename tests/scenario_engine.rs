@@ -71,9 +71,24 @@ fn ok_to_all(_: &str, _: usize) -> Reply {
     Reply::Send("+OK 0 0\r\n")
 }
 
+async fn run_observed(
+    script: fn(&str, usize) -> Reply,
+    head: &str,
+    steps: &str,
+    allow: &[&str],
+) -> pop3test::scenario::exec::Outcome {
+    let s = load_str("t.yaml", &format!("{head}steps:\n{steps}"), None).unwrap_or_else(|d| panic!("{d:?}"));
+    let mut e = env(scripted(script).await);
+    e.allow = allow.iter().map(|a| a.to_string()).collect();
+    exec::run_observed(&s, &e).await
+}
+
+const WRONG_STATE_HEAD: &str = "name: rfc1939/t\ntitle: t\nrequirements: [1939-wrong-state]\nrfc: [\"RFC 1939 §3\"]\n";
+
 #[tokio::test]
-async fn an_ok_to_stat_before_login_is_an_illegal_transition_even_unasked() {
-    let r = run(ok_to_all, "", "  - connect:\n  - send: STAT\n", &[]).await;
+async fn an_ok_to_stat_before_login_fails_a_scenario_about_states_even_unasked() {
+    let o = run_observed(ok_to_all, WRONG_STATE_HEAD, "  - connect:\n  - send: STAT\n", &[]).await;
+    let r = o.result;
     assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
     assert!(r.requirements.contains(&"1939-wrong-state".to_string()));
     let m = r.message.unwrap();
@@ -82,19 +97,42 @@ async fn an_ok_to_stat_before_login_is_an_illegal_transition_even_unasked() {
     assert!(!r.transcript.is_empty());
 }
 
+#[tokio::test]
+async fn an_illegal_transition_elsewhere_is_an_observation_unless_the_step_expected_otherwise() {
+    // The scenario tests NOOP: the +OK to STAT is noticed, reported apart, and does not fail it.
+    let o = run_observed(ok_to_all, HEAD, "  - connect:\n  - send: STAT\n", &[]).await;
+    assert_eq!(o.result.verdict, Verdict::Pass, "{:?}", o.result);
+    assert_eq!(o.observations.len(), 1, "{:?}", o.observations);
+    let seen = &o.observations[0];
+    assert_eq!((seen.kind.as_str(), seen.requirement.as_str()), ("wrong-state", "1939-wrong-state"));
+    assert_eq!(seen.location.line, 7);
+    // The step expected -ERR: its failure is caused by the broken rule and carries its requirement.
+    let o = run_observed(ok_to_all, HEAD, "  - connect:\n  - send: STAT\n    expect: { status: err }\n", &[]).await;
+    assert_eq!(o.result.verdict, Verdict::Fail);
+    assert!(o.result.requirements.contains(&"1939-wrong-state".to_string()), "{:?}", o.result);
+    assert!(o.result.message.unwrap().contains("because the reply breaks 1939-wrong-state"));
+}
+
 fn lowercase(_: &str, _: usize) -> Reply {
     Reply::Send("+ok fine\r\n")
 }
 
+const STATUS_CASE_HEAD: &str = "name: rfc1939/t\ntitle: t\nrequirements: [1939-status-case]\nrfc: [\"RFC 1939 §3\"]\n";
+
 #[tokio::test]
 async fn violations_fail_unless_allowed_and_allowed_ones_are_reported() {
     let steps = "  - connect:\n  - send: QUIT\n";
-    let r = run(lowercase, "", steps, &[]).await;
+    let r = run_observed(lowercase, STATUS_CASE_HEAD, steps, &[]).await.result;
     assert_eq!(r.verdict, Verdict::Fail);
     assert!(r.message.as_deref().unwrap().starts_with("[1939-status-case] RFC 1939 §3"), "{:?}", r.message);
-    let r = run(lowercase, "", steps, &["status-case"]).await;
+    let r = run_observed(lowercase, STATUS_CASE_HEAD, steps, &["status-case"]).await.result;
     assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
     assert!(r.message.unwrap().contains("tolerated by --allow: status-case"));
+    // A scenario about something else: noticed once, not its failure.
+    let o = run_observed(lowercase, HEAD, steps, &[]).await;
+    assert_eq!(o.result.verdict, Verdict::Pass, "{:?}", o.result);
+    assert_eq!(o.observations.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["status-case"]);
+    assert!(!o.observations[0].allowed && !o.observations[0].evidence.is_empty());
 }
 
 fn errors_then_close(_: &str, n: usize) -> Reply {

@@ -18,7 +18,7 @@ async fn run_rfc6856(defects: DefectSet) -> Vec<CheckResult> {
         Err(bad) => panic!("built-in scenarios do not load: {:?}", bad.iter().map(|b| &b.file).collect::<Vec<_>>()),
     };
     let items: Vec<Item> = items.into_iter().filter(|i| i.info().id.starts_with("rfc6856/")).collect();
-    assert_eq!(items.len(), 14, "the rfc6856 scenarios");
+    assert_eq!(items.len(), 15, "the rfc6856 scenarios");
     let (env, reseed) = runner::builtin_env(&handle, TIMEOUT, None);
     let (_tx, rx) = tokio::sync::watch::channel(false);
     let outcome = runner::run_suite(items, env, 2, Some(reseed), rx).await;
@@ -37,7 +37,7 @@ fn describe(r: &CheckResult) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rfc6856_scenario_passes_against_the_utf8_server() {
     let results = run_rfc6856(DefectSet::none()).await;
-    assert_eq!(results.len(), 14, "{:#?}", results.iter().map(describe).collect::<Vec<_>>());
+    assert_eq!(results.len(), 15, "{:#?}", results.iter().map(describe).collect::<Vec<_>>());
     let bad: Vec<String> = results.iter().filter(|r| r.verdict != Verdict::Pass).map(describe).collect();
     assert!(bad.is_empty(), "against the --utf8 server:\n{}", bad.join("\n"));
 }

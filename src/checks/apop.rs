@@ -95,18 +95,23 @@ async fn apop_login(ev: Evidence<'_>) -> Step {
         return Ok(skip(NO_APOP));
     }
     // Connects per the user's STLS policy, so a server that wants TLS before any login gets it.
-    let (s, outcome) = ev.login_with("APOP login", LoginMethod::Apop).await?;
+    let (s, outcome) = ev.login_with_secret("APOP login", LoginMethod::Apop, ev.ctx.apop_secret.as_ref()).await?;
     s.close().await;
     let r = &outcome.response;
-    Ok(if r.is_ok() {
-        pass("APOP with MD5(timestamp + password) logged in")
-    } else {
-        fail(
+    Ok(match (r.is_ok(), &ev.ctx.apop_secret) {
+        (true, _) => pass("APOP with MD5(timestamp + secret) logged in"),
+        (false, Some(_)) => fail(
             "APOP name digest → +OK",
             format!("APOP → {}", brief(r)),
-            "APOP with the right digest was refused although the greeting offers APOP (a server whose APOP \
-             secret differs from the login password also shows this)",
-        )
+            "APOP with the digest of the greeting's timestamp and the account's APOP secret was refused \
+             although the greeting offers APOP",
+        ),
+        (false, None) => skip(format!(
+            "APOP with MD5(timestamp + login password) was refused ({}): RFC 1939 §7 does not make the APOP \
+             secret the login password, so this cannot be judged; pass --apop-secret-env VAR with the \
+             account's APOP secret",
+            brief(r)
+        )),
     })
 }
 

@@ -74,6 +74,7 @@ impl<'a> Evidence<'a> {
                 capa_initial: o.capa_initial,
                 capa: o.capa,
                 violations: o.violations,
+                seen_working: seen_working(ctx),
                 label,
                 log: self.log.clone(),
                 offset_ms,
@@ -120,6 +121,7 @@ impl<'a> Evidence<'a> {
             capa_initial: Capabilities::default(),
             capa: Capabilities::default(),
             violations: Vec::new(),
+            seen_working: seen_working(self.ctx),
             label,
             log: self.log.clone(),
             offset_ms,
@@ -137,7 +139,20 @@ impl<'a> Evidence<'a> {
     /// [`LOGIN_RETRIES`], with doubling backoff from 100 ms: a previous session's lock may take a
     /// moment to go.
     pub async fn login_with(&self, purpose: &str, method: LoginMethod) -> Step<(Session, LoginOutcome)> {
-        let creds = self.creds()?;
+        self.login_with_secret(purpose, method, None).await
+    }
+
+    /// [`Evidence::login_with`], with `secret` in place of the password when given (an APOP
+    /// secret that is not the login password).
+    pub async fn login_with_secret(
+        &self,
+        purpose: &str,
+        method: LoginMethod,
+        secret: Option<&crate::net::session::Secret>,
+    ) -> Step<(Session, LoginOutcome)> {
+        let base = self.creds()?;
+        let replaced = secret.map(|s| Credentials { user: base.user.clone(), password: s.clone() });
+        let creds = replaced.as_ref().unwrap_or(base);
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0;
         loop {
@@ -156,6 +171,23 @@ impl<'a> Evidence<'a> {
             delay *= 2;
         }
     }
+}
+
+/// The optional commands the probe saw answered `+OK` (see [`crate::inventory::Inventory`]).
+fn seen_working(ctx: &CheckContext) -> Vec<&'static str> {
+    use crate::inventory::Support;
+    let inv = &ctx.inventory;
+    let mut v = Vec::new();
+    if inv.top == Support::Yes {
+        v.push("TOP");
+    }
+    if inv.uidl == Support::Yes {
+        v.push("UIDL");
+    }
+    if inv.user == Support::Yes {
+        v.push("USER");
+    }
+    v
 }
 
 fn lock(log: &Mutex<Log>) -> MutexGuard<'_, Log> {
@@ -187,6 +219,9 @@ pub struct Session {
     pub capa: Capabilities,
     /// Violations seen while opening (greeting, CAPA, login replies).
     pub violations: Vec<Violation>,
+    /// Capability tags the run's probe saw working although CAPA does not list them (TOP and
+    /// UIDL on a server without CAPA): RFC 1939's optional commands exist without RFC 2449.
+    seen_working: Vec<&'static str>,
     label: String,
     log: Arc<Mutex<Log>>,
     offset_ms: f64,
@@ -275,6 +310,9 @@ impl Session {
     /// This session when its CAPA (AUTHORIZATION, after any STLS) lists `tag`; otherwise it is
     /// closed with QUIT and the skip is returned.
     pub async fn requiring(self, tag: &str) -> Step<Session> {
+        if self.seen_working.iter().any(|t| t.eq_ignore_ascii_case(tag)) {
+            return Ok(self);
+        }
         match require(&self.capa, tag) {
             Ok(()) => Ok(self),
             Err(f) => {

@@ -40,6 +40,10 @@ pub struct CheckContext {
     pub stls: StlsPolicy,
     /// True when the user allowed checks that remove mail (`--destructive`).
     pub destructive: bool,
+    /// What the run's probe found (optional commands seen working, the maildrop).
+    pub inventory: crate::inventory::Inventory,
+    /// The test account's APOP secret, when known (see `scenario::exec::Env::apop_secret`).
+    pub apop_secret: Option<crate::net::session::Secret>,
 }
 
 /// What a check is, for listings, filtering and the result's identifying fields.

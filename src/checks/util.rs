@@ -302,6 +302,8 @@ mod tests {
             creds: creds.then(|| Credentials { user: "u".into(), password: crate::net::session::Secret::new("p") }),
             stls: StlsPolicy::Auto,
             destructive,
+            inventory: Default::default(),
+            apop_secret: None,
         }
     }
 

@@ -41,6 +41,13 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
             return exit::USAGE;
         }
     };
+    let empty = match empty_account(&args) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
     let builtin_server = args.builtin || args.target.is_none();
     let mut server_handle = None;
     let (mut env, reseed) = if builtin_server {
@@ -77,6 +84,18 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
     };
     env.stls = args.stls;
     env.allow = args.allow.clone();
+    if empty.is_some() {
+        env.empty_creds = empty;
+    }
+    if let Some(var) = &args.apop_secret_env {
+        match std::env::var(var) {
+            Ok(s) => env.apop_secret = Some(crate::net::session::Secret::new(s)),
+            Err(_) => {
+                eprintln!("error: --apop-secret-env: environment variable `{var}` is not set");
+                return exit::USAGE;
+            }
+        }
+    }
 
     let mut report = Report::new(RunKind::Run, target_label(&env, builtin_server));
     let clock = Instant::now();
@@ -105,6 +124,22 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
         return exit::TESTER_ERROR;
     }
     code
+}
+
+/// `--empty-user` with its password (from `--empty-password-env` or `--empty-password-file`).
+fn empty_account(args: &RunArgs) -> Result<Option<crate::net::session::Credentials>, String> {
+    use crate::net::session::{Credentials, Secret};
+    let Some(user) = &args.empty_user else { return Ok(None) };
+    let password = if let Some(var) = &args.empty_password_env {
+        std::env::var(var).map_err(|_| format!("--empty-password-env: environment variable `{var}` is not set"))?
+    } else if let Some(path) = &args.empty_password_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--empty-password-file: cannot read {}: {e}", path.display()))?;
+        text.lines().next().unwrap_or_default().to_string()
+    } else {
+        return Err("--empty-user needs a password: --empty-password-env VAR or --empty-password-file FILE".into());
+    };
+    Ok(Some(Credentials { user: user.clone(), password: Secret::new(password) }))
 }
 
 fn target_label(env: &Env, builtin: bool) -> String {

@@ -297,6 +297,21 @@ impl Connection {
         self.transcript
     }
 
+    /// Sets the longest wait for the next byte (and stretches the whole-response deadline to at
+    /// least that): for replies a server is known to delay on purpose, such as a failed login's.
+    /// Returns the previous `(timeout, response_deadline)` for [`Connection::restore_patience`].
+    pub fn set_patience(&mut self, wait: Duration) -> (Duration, Duration) {
+        let old = (self.opts.timeout, self.opts.response_deadline);
+        self.opts.timeout = wait;
+        self.opts.response_deadline = self.opts.response_deadline.max(wait);
+        old
+    }
+
+    /// Undoes [`Connection::set_patience`].
+    pub fn restore_patience(&mut self, old: (Duration, Duration)) {
+        (self.opts.timeout, self.opts.response_deadline) = old;
+    }
+
     /// Negotiated TLS parameters, once TLS is up.
     pub fn tls_info(&self) -> Option<&TlsInfo> {
         self.tls.as_ref()

@@ -186,6 +186,8 @@ pub struct Opened {
     /// Every violation seen so far (greeting, CAPA, login replies).
     pub violations: Vec<Violation>,
     pub logged_in: bool,
+    /// The first CAPA was answered `+OK` (RFC 2449 is optional: `-ERR` is a legal answer).
+    pub capa_ok: bool,
 }
 
 /// Why [`open`] could not give a session.
@@ -249,6 +251,7 @@ async fn open_once(
         return Err(OpenError::BadGreeting(greeting.text));
     }
     let (capa_initial, r, v) = capa(&mut conn).await?;
+    let capa_ok = r.is_ok();
     violations.extend(v);
     violations.extend(r.violations);
     let mut caps = capa_initial.clone();
@@ -269,7 +272,8 @@ async fn open_once(
         violations.extend(r.violations);
         caps = c;
     }
-    let mut opened = Opened { conn, greeting, timestamp, capa_initial, capa: caps, violations, logged_in: false };
+    let mut opened =
+        Opened { conn, greeting, timestamp, capa_initial, capa: caps, violations, logged_in: false, capa_ok };
     if login_wanted {
         opened.login(creds.ok_or(OpenError::NoCredentials)?).await?;
     }

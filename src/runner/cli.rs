@@ -25,6 +25,22 @@ pub struct RunArgs {
     pub tls_target: Option<Target>,
     #[command(flatten)]
     pub creds: CredentialArgs,
+    /// A second account whose maildrop is empty, for the checks of empty-maildrop replies
+    /// (`STAT` → `+OK 0 0`, empty listings); without it they are skipped. The built-in server's
+    /// is `empty`.
+    #[arg(long, value_name = "NAME")]
+    pub empty_user: Option<String>,
+    /// Read the --empty-user account's password from this environment variable.
+    #[arg(long, value_name = "VAR", requires = "empty_user", conflicts_with = "empty_password_file")]
+    pub empty_password_env: Option<String>,
+    /// Read the --empty-user account's password from the first line of this file.
+    #[arg(long, value_name = "FILE", requires = "empty_user")]
+    pub empty_password_file: Option<PathBuf>,
+    /// Read the test account's APOP secret from this environment variable, when it is not the
+    /// login password (RFC 1939 §7 keeps them apart; GNU Mailutils stores APOP secrets
+    /// separately). Without it APOP is tried with the password and a refusal is a skip.
+    #[arg(long, value_name = "VAR")]
+    pub apop_secret_env: Option<String>,
     /// When to upgrade with STLS before logging in.
     #[arg(long, value_enum, default_value_t = StlsPolicy::Auto)]
     pub stls: StlsPolicy,

@@ -7,12 +7,14 @@
 //! - [`cli`]: the `run` and `check` arguments.
 
 pub mod cli;
+pub mod incidental;
 pub mod probe;
 pub mod select;
+pub mod survey;
 
 use crate::checks::{Check, CheckContext};
 use crate::results::{CheckResult, Verdict};
-use crate::scenario::exec::{self, Env};
+use crate::scenario::exec::{self, Env, Observation};
 use crate::scenario::Scenario;
 use std::future::Future;
 use std::pin::Pin;
@@ -81,6 +83,14 @@ impl Item {
             Item::Check(_) => true,
         }
     }
+
+    /// Whether it fails logins on purpose (run after the others on servers that penalise them).
+    fn fails_login(&self) -> bool {
+        match self {
+            Item::Scenario(s) => s.fails_login(),
+            Item::Check(c) => c.info().tags.contains(&"failed-login"),
+        }
+    }
 }
 
 /// How the maildrop is restored before a destructive item.
@@ -136,18 +146,37 @@ pub struct RunOptions {
 pub struct Outcome {
     /// One result per item, in the order given; items never started are absent.
     pub results: Vec<CheckResult>,
+    /// Invariants the scenarios saw broken outside what they test ([`incidental`]).
+    pub observations: Vec<Observation>,
     /// Cancelled before every item ran.
     pub incomplete: bool,
 }
 
-type ItemFuture = Pin<Box<dyn Future<Output = CheckResult> + Send>>;
+type ItemFuture = Pin<Box<dyn Future<Output = (CheckResult, Vec<Observation>)> + Send>>;
+
+/// Why a whole family of checks does not apply here: RFC 2449 (CAPA, response codes, pipelining,
+/// command lengths) is an optional extension, and a server that answers CAPA with `-ERR` does not
+/// implement it.
+fn family_skip(item: &Item, env: &Env) -> Option<String> {
+    (item.info().area == "RFC 2449" && env.inventory.capa == crate::inventory::Support::No).then(|| {
+        "the server does not answer CAPA: it does not implement RFC 2449 (an optional extension), so \
+         RFC 2449's checks do not apply"
+            .to_string()
+    })
+}
 
 fn run_item(item: Item, env: Arc<Env>) -> ItemFuture {
     Box::pin(async move {
+        if let Some(reason) = family_skip(&item, &env) {
+            return (skipped(&item, reason), Vec::new());
+        }
         match item {
             Item::Scenario(s) => match env.skip_reason(&s) {
-                Some(reason) => skipped(&Item::Scenario(s.clone()), reason),
-                None => exec::run(&s, &env).await,
+                Some(reason) => (skipped(&Item::Scenario(s.clone()), reason), Vec::new()),
+                None => {
+                    let o = exec::run_observed(&s, &env).await;
+                    (o.result, o.observations)
+                }
             },
             Item::Check(c) => {
                 let ctx = CheckContext {
@@ -156,8 +185,10 @@ fn run_item(item: Item, env: Arc<Env>) -> ItemFuture {
                     creds: env.creds.clone(),
                     stls: env.stls,
                     destructive: env.destructive_denied.is_none(),
+                    inventory: env.inventory.clone(),
+                    apop_secret: env.apop_secret.clone(),
                 };
-                c.run(&ctx).await
+                (c.run(&ctx).await, Vec::new())
             }
         }
     })
@@ -187,36 +218,51 @@ pub fn errored(item: &Item, message: impl Into<String>) -> CheckResult {
 pub async fn run(items: Vec<Item>, env: Env, opts: RunOptions, mut cancel: watch::Receiver<bool>) -> Outcome {
     let env = Arc::new(env);
     let mut slots: Vec<Option<CheckResult>> = vec![None; items.len()];
+    let mut observations = Vec::new();
     let (normal, destructive): (Vec<usize>, Vec<usize>) = (0..items.len()).partition(|&i| !items[i].info().destructive);
+    // A server that penalises failed logins (Dovecot delays every login from the address for
+    // seconds after one) would slow every check that runs beside one that fails a login on
+    // purpose: those go in a second wave.
+    let penalised = env.inventory.auth_delay.is_some_and(|d| d.noticeable());
+    let (first, second): (Vec<usize>, Vec<usize>) =
+        normal.into_iter().partition(|&i| !(penalised && items[i].fails_login()));
     let jobs = Arc::new(Semaphore::new(opts.jobs.max(1)));
     let user_lock = Arc::new(Mutex::new(()));
-    let mut set = tokio::task::JoinSet::new();
-    for &i in &normal {
-        let (item, env, jobs, user_lock) = (items[i].clone(), env.clone(), jobs.clone(), user_lock.clone());
-        let serial = opts.serialise_logins && item.logs_in();
-        set.spawn(async move {
-            let _permit = jobs.acquire_owned().await;
-            let _guard = if serial { Some(user_lock.lock().await) } else { None };
-            (i, run_item(item, env).await)
-        });
-    }
     let mut incomplete = false;
-    loop {
-        tokio::select! {
-            next = set.join_next() => match next {
-                None => break,
-                Some(Ok((i, r))) => slots[i] = Some(r),
-                Some(Err(e)) => {
-                    // A panicking check must not take the run down; its slot stays empty and
-                    // is reported as an error below.
-                    eprintln!("internal error in a check: {e}");
+    for wave in [first, second] {
+        let mut set = tokio::task::JoinSet::new();
+        for i in wave {
+            let (item, env, jobs, user_lock) = (items[i].clone(), env.clone(), jobs.clone(), user_lock.clone());
+            let serial = opts.serialise_logins && item.logs_in();
+            set.spawn(async move {
+                let _permit = jobs.acquire_owned().await;
+                let _guard = if serial { Some(user_lock.lock().await) } else { None };
+                (i, run_item(item, env).await)
+            });
+        }
+        loop {
+            tokio::select! {
+                next = set.join_next() => match next {
+                    None => break,
+                    Some(Ok((i, (r, seen)))) => {
+                        slots[i] = Some(r);
+                        observations.extend(seen);
+                    }
+                    Some(Err(e)) => {
+                        // A panicking check must not take the run down; its slot stays empty and
+                        // is reported as an error below.
+                        eprintln!("internal error in a check: {e}");
+                    }
+                },
+                _ = cancel.changed() => {
+                    set.abort_all();
+                    incomplete = true;
+                    break;
                 }
-            },
-            _ = cancel.changed() => {
-                set.abort_all();
-                incomplete = true;
-                break;
             }
+        }
+        if incomplete {
+            break;
         }
     }
     if !incomplete && !destructive.is_empty() {
@@ -232,7 +278,10 @@ pub async fn run(items: Vec<Item>, env: Env, opts: RunOptions, mut cancel: watch
                 reseeded = true;
             }
             tokio::select! {
-                r = run_item(item, env.clone()) => slots[i] = Some(r),
+                (r, seen) = run_item(item, env.clone()) => {
+                    slots[i] = Some(r);
+                    observations.extend(seen);
+                }
                 _ = cancel.changed() => { incomplete = true; break; }
             }
         }
@@ -254,7 +303,7 @@ pub async fn run(items: Vec<Item>, env: Env, opts: RunOptions, mut cancel: watch
             None => {}
         }
     }
-    Outcome { results, incomplete }
+    Outcome { results, observations, incomplete }
 }
 
 /// What [`run_suite`] produced: the server as probed, and the results.
@@ -275,9 +324,10 @@ pub async fn run_suite(
     reseed: Option<Reseed>,
     cancel: watch::Receiver<bool>,
 ) -> SuiteOutcome {
-    let p = probe::probe(&env.target, &env.opts, env.creds.as_ref(), env.stls).await;
+    let p = probe::probe(&env.target, &env.opts, env.creds.as_ref(), env.empty_creds.as_ref(), env.stls).await;
     env.caps = p.caps.clone();
     env.apop = p.apop;
+    env.inventory = p.inventory.clone();
     let mut results = Vec::new();
     if let Some(why) = &p.unreachable {
         results.push(probe_error(why));
@@ -296,6 +346,8 @@ pub async fn run_suite(
     let opts = RunOptions { jobs, reseed, serialise_logins: p.locks };
     let outcome = run(items, env, opts, cancel).await;
     results.extend(outcome.results);
+    let seen = incidental::results(outcome.observations, &mut results);
+    results.extend(seen);
     SuiteOutcome { server: p.server, results, incomplete: outcome.incomplete }
 }
 
@@ -325,6 +377,12 @@ pub fn builtin_env(
             password: Secret::new(crate::server::seed::DEFAULT_PASSWORD),
         })
     });
+    env.empty_creds = Some(Credentials {
+        user: crate::server::seed::EMPTY_USER.into(),
+        password: Secret::new(crate::server::seed::EMPTY_PASSWORD),
+    });
+    // The built-in server's APOP secret is the account's password.
+    env.apop_secret = env.creds.as_ref().map(|c| c.password.clone());
     env.destructive_denied = None;
     let h = handle.clone();
     (env, Reseed::Builtin(Arc::new(move || h.reseed())))

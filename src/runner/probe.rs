@@ -1,11 +1,21 @@
-//! The first session of a run: what the server is (greeting, IMPLEMENTATION, CAPA before and
-//! after TLS and login), whether the greeting offers APOP, whether logins work and whether the
-//! server locks maildrops (which decides if scenarios of one user may run at once).
+//! The first sessions of a run: what the server is (greeting, IMPLEMENTATION, CAPA before and
+//! after TLS and login, or no CAPA at all), whether the greeting offers APOP, whether logins work,
+//! whether the server locks maildrops (which decides if scenarios of one user may run at once),
+//! what the maildrop holds ([`survey`](super::survey)), whether the `--empty-user` account is
+//! there and empty, and how long a failed login makes the client wait. The result is an
+//! [`Inventory`] that decides, per check, whether it applies here.
 
-use crate::net::session::{self as s, Credentials, LoginMethod, OpenError, StlsPolicy};
+use super::survey::survey;
+use crate::inventory::{AuthDelay, Inventory, Support};
+use crate::net::session::{self as s, Credentials, LoginMethod, Opened, Secret, StlsPolicy};
 use crate::net::{ConnectOptions, Target};
-use crate::proto::Capabilities;
+use crate::proto::{listing, Capabilities, Command};
 use crate::results::ServerInfo;
+use std::time::{Duration, Instant};
+
+/// The wrong password of every deliberate failure the tester makes: one value, so servers that
+/// count distinct guesses (Dovecot's auth penalty skips repeats) see one.
+pub const WRONG_PASSWORD: &str = "pop3test-wrong-password";
 
 /// What the probe learnt.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +30,7 @@ pub struct Probe {
     pub unreachable: Option<String>,
     /// The test account was refused: scenarios that log in cannot run.
     pub login_refused: Option<String>,
+    pub inventory: Inventory,
 }
 
 fn merge(into: &mut Capabilities, from: &Capabilities) {
@@ -31,8 +42,24 @@ fn merge(into: &mut Capabilities, from: &Capabilities) {
     }
 }
 
+/// The login method the tester uses for the test account: USER/PASS unless CAPA lists SASL
+/// PLAIN and not USER (a server without CAPA gets USER/PASS: RFC 1939's minimal command set).
+pub fn default_method(capa: &Capabilities) -> LoginMethod {
+    if !capa.has("USER") && capa.has_sasl("PLAIN") {
+        LoginMethod::SaslPlain
+    } else {
+        LoginMethod::UserPass
+    }
+}
+
 /// Probes `target`. Never fails: what went wrong is in the result.
-pub async fn probe(target: &Target, opts: &ConnectOptions, creds: Option<&Credentials>, stls: StlsPolicy) -> Probe {
+pub async fn probe(
+    target: &Target,
+    opts: &ConnectOptions,
+    creds: Option<&Credentials>,
+    empty: Option<&Credentials>,
+    stls: StlsPolicy,
+) -> Probe {
     let mut p = Probe { locks: true, ..Probe::default() };
     let mut opened = match s::open(target, opts, creds, stls, false).await {
         Ok(o) => o,
@@ -43,36 +70,77 @@ pub async fn probe(target: &Target, opts: &ConnectOptions, creds: Option<&Creden
     };
     p.server.greeting = Some(opened.greeting.text.clone());
     p.server.capabilities = opened.capa_initial.lines.clone();
-    p.server.implementation = opened.capa_initial.implementation().map(str::to_string);
+    p.server.implementation = opened.capa.implementation().map(str::to_string);
     p.apop = opened.timestamp.is_some();
+    p.inventory.capa = Support::from_ok(opened.capa_ok);
     merge(&mut p.caps, &opened.capa_initial);
     merge(&mut p.caps, &opened.capa);
-    if let Some(creds) = creds {
-        let method = if !opened.capa.has("USER") && opened.capa.has_sasl("PLAIN") {
-            LoginMethod::SaslPlain
-        } else {
-            LoginMethod::UserPass
-        };
-        match s::login(&mut opened.conn, creds, method, opened.timestamp.as_deref()).await {
-            Ok(o) if o.ok() => {
+    let Some(creds) = creds else {
+        opened.conn.close(true).await;
+        return p;
+    };
+    let method = default_method(&opened.capa);
+    if opened.capa.has("UTF8") {
+        // The survey wants to see every message as it is: in UTF-8 mode an RFC 6856 server sends
+        // 8-bit mail that it refuses or replaces otherwise (§2.1). Only this session is affected.
+        let _ = opened.conn.command(&crate::proto::Command::Utf8).await;
+    }
+    match login_with_retries(&mut opened, creds, method).await {
+        Ok(o) if o.ok() => {
+            p.inventory.login = Support::Yes;
+            if method == LoginMethod::UserPass {
+                p.inventory.user = Support::Yes;
+            }
+            if opened.capa_ok {
                 if let Ok((caps, _, _)) = s::capa(&mut opened.conn).await {
                     merge(&mut p.caps, &caps);
                 }
-                p.locks = second_login_refused(target, opts, creds, stls).await;
             }
-            Ok(o) => {
-                p.login_refused = Some(format!(
-                    "the test account `{}` was refused ({}): {}",
-                    creds.user,
-                    method.name(),
-                    o.response.text
-                ))
+            // IMPLEMENTATION is informational (RFC 2449 §6.9); some servers list it only after
+            // login (GNU Mailutils): record it from whichever state shows it.
+            if p.server.implementation.is_none() {
+                p.server.implementation = p.caps.implementation().map(str::to_string);
             }
-            Err(e) => p.login_refused = Some(format!("logging in as `{}` failed: {e}", creds.user)),
+            let found = survey(&mut opened.conn).await;
+            p.inventory.maildrop = found.maildrop;
+            p.inventory.top = found.top;
+            p.inventory.uidl = found.uidl;
+            p.locks = second_login_refused(target, opts, creds, stls).await;
+            p.inventory.lock = Support::from_ok(p.locks);
         }
+        Ok(o) => {
+            p.login_refused =
+                Some(format!("the test account `{}` was refused ({}): {}", creds.user, method.name(), o.response.text))
+        }
+        Err(e) => p.login_refused = Some(format!("logging in as `{}` failed: {e}", creds.user)),
     }
     opened.conn.close(true).await;
+    if p.login_refused.is_none() {
+        if let Some(e) = empty {
+            p.inventory.empty_account = Some(empty_account(target, opts, e, stls).await);
+        }
+        p.inventory.auth_delay = measure_auth_delay(target, opts, creds, stls, method).await;
+    }
     p
+}
+
+/// One login, retried a few times while the server says `[IN-USE]`/`[LOGIN-DELAY]`/`[SYS/TEMP]`.
+async fn login_with_retries(
+    opened: &mut Opened,
+    creds: &Credentials,
+    method: LoginMethod,
+) -> Result<s::LoginOutcome, crate::net::NetError> {
+    let mut delay = Duration::from_millis(100);
+    let mut attempt = 0;
+    loop {
+        let o = s::login(&mut opened.conn, creds, method, opened.timestamp.as_deref()).await?;
+        if o.ok() || attempt == s::LOGIN_RETRIES || !crate::checks::util::is_transient(&o.response) {
+            return Ok(o);
+        }
+        attempt += 1;
+        tokio::time::sleep(delay).await;
+        delay *= 2;
+    }
 }
 
 /// Opens a second session as the same user while the first holds the maildrop. Any refusal
@@ -80,16 +148,82 @@ pub async fn probe(target: &Target, opts: &ConnectOptions, creds: Option<&Creden
 async fn second_login_refused(target: &Target, opts: &ConnectOptions, creds: &Credentials, stls: StlsPolicy) -> bool {
     match s::open(target, opts, Some(creds), stls, false).await {
         Ok(mut o) => {
-            let method = if !o.capa.has("USER") && o.capa.has_sasl("PLAIN") {
-                LoginMethod::SaslPlain
-            } else {
-                LoginMethod::UserPass
-            };
+            let method = default_method(&o.capa);
             let refused =
                 !matches!(s::login(&mut o.conn, creds, method, o.timestamp.as_deref()).await, Ok(r) if r.ok());
             o.conn.close(true).await;
             refused
         }
-        Err(OpenError::Net(_)) | Err(_) => true,
+        Err(_) => true,
     }
+}
+
+/// Logs in as the `--empty-user` account and counts its messages.
+async fn empty_account(
+    target: &Target,
+    opts: &ConnectOptions,
+    creds: &Credentials,
+    stls: StlsPolicy,
+) -> Result<u64, String> {
+    let mut o = s::open(target, opts, Some(creds), stls, false).await.map_err(|e| e.to_string())?;
+    let method = default_method(&o.capa);
+    let r = login_with_retries(&mut o, creds, method).await.map_err(|e| e.to_string())?;
+    let result = if !r.ok() {
+        Err(format!("`{}` was refused ({}): {}", creds.user, method.name(), r.response.text))
+    } else {
+        match o.conn.command(&Command::Stat).await {
+            Ok(st) if st.is_ok() => {
+                listing::parse_stat(&st.text).map(|(n, _)| n).map_err(|v| format!("its STAT reply is malformed: {v}"))
+            }
+            Ok(st) => Err(format!("STAT was refused: {}", st.text)),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    o.conn.close(true).await;
+    result
+}
+
+/// Times one deliberately failed login (the test user, a wrong password) and the correct login
+/// after it: servers delay failures (Dovecot: 2 s) and penalise the address for a while (Dovecot:
+/// 4 s before the next login, doubling to 15 s). Scenarios that fail logins on purpose then wait
+/// for what this server does instead of a fixed constant, and run after the others.
+async fn measure_auth_delay(
+    target: &Target,
+    opts: &ConnectOptions,
+    creds: &Credentials,
+    stls: StlsPolicy,
+    method: LoginMethod,
+) -> Option<AuthDelay> {
+    // A failure may take long on a penalising server: allow what a CI job can afford.
+    let mut o = opts.clone();
+    o.timeout = o.timeout.max(Duration::from_secs(20));
+    let wrong = Credentials { user: creds.user.clone(), password: Secret::new(WRONG_PASSWORD) };
+    let mut opened = s::open(target, &o, Some(creds), stls, false).await.ok()?;
+    let started = Instant::now();
+    let failed = s::login(&mut opened.conn, &wrong, method, opened.timestamp.as_deref()).await;
+    let failed_took = started.elapsed();
+    if !matches!(failed, Ok(ref r) if !r.ok()) {
+        opened.conn.close(false).await;
+        return None;
+    }
+    let started = Instant::now();
+    let next = s::login(&mut opened.conn, creds, method, opened.timestamp.as_deref()).await;
+    let next_took = started.elapsed();
+    let next_ok = matches!(next, Ok(ref r) if r.ok());
+    opened.conn.close(true).await;
+    let next = if next_ok {
+        next_took
+    } else {
+        // Some servers end the session after a failed login or refuse a second attempt on it:
+        // measure the next login on a fresh connection.
+        let started = Instant::now();
+        match s::open(target, &o, Some(creds), stls, true).await {
+            Ok(again) => {
+                again.conn.close(true).await;
+                started.elapsed()
+            }
+            Err(_) => Duration::ZERO,
+        }
+    };
+    Some(AuthDelay { failed: failed_took, next })
 }

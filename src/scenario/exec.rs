@@ -10,6 +10,7 @@
 use super::diag::Span;
 use super::model::*;
 use super::template::Vars;
+use crate::inventory::{Inventory, Support};
 use crate::net::session::{Credentials, StlsPolicy};
 use crate::net::{ConnectOptions, Connection, Scheme, Target};
 use crate::proto::{Capabilities, SessionState};
@@ -44,6 +45,16 @@ pub struct Env {
     pub apop: bool,
     /// `None`: destructive scenarios may run; `Some(reason)`: they are skipped with it.
     pub destructive_denied: Option<String>,
+    /// What the probe found: optional commands that work, the maildrop, the empty account, the
+    /// failed-login delay.
+    pub inventory: Inventory,
+    /// The second account, whose maildrop is empty (`--empty-user`): `${empty_user}`,
+    /// `${empty_password}`.
+    pub empty_creds: Option<Credentials>,
+    /// The test account's APOP shared secret, when known (`--apop-secret-env`; the built-in
+    /// server's is the password). RFC 1939 §7 does not make it the login password, so without it
+    /// APOP is tried with the password and a refusal is not held against the server.
+    pub apop_secret: Option<crate::net::session::Secret>,
 }
 
 impl Env {
@@ -59,7 +70,34 @@ impl Env {
             caps: Capabilities::default(),
             apop: false,
             destructive_denied: Some("destructive scenarios need --destructive and --reseed CMD".into()),
+            inventory: Inventory::default(),
+            empty_creds: None,
+            apop_secret: None,
         }
+    }
+
+    /// Whether the server does what capability `tag` stands for: advertised in CAPA, or seen
+    /// working in the probe. RFC 1939's optional commands (TOP, UIDL) and USER exist without RFC
+    /// 2449, so a server that does not answer CAPA is judged on what it does.
+    pub fn supports(&self, tag: &str) -> bool {
+        if self.caps.has(tag) {
+            return true;
+        }
+        let inv = &self.inventory;
+        match tag.to_ascii_uppercase().as_str() {
+            // Not a capability: the CAPA command itself (RFC 2449 §5).
+            "CAPA" => inv.capa == Support::Yes || !self.caps.lines.is_empty(),
+            "USER" => inv.user == Support::Yes || inv.capa == Support::No,
+            "TOP" => inv.top == Support::Yes,
+            "UIDL" => inv.uidl == Support::Yes,
+            _ => false,
+        }
+    }
+
+    /// Extra time a reply to a login command may take on this server (its measured failed-login
+    /// delay and penalty, see [`crate::inventory::AuthDelay::allowance`]).
+    pub fn auth_allowance(&self) -> Duration {
+        self.inventory.auth_delay.map(|d| d.allowance()).unwrap_or_default()
     }
 
     fn implicit_target(&self) -> Option<&Target> {
@@ -84,8 +122,23 @@ impl Env {
                     "needs an implicit-TLS address (a pop3s:// target or --tls-target)".to_string()
                 }
                 Need::Apop if !self.apop => "the greeting carries no APOP timestamp: APOP is not offered".to_string(),
-                Need::Capability(c) if !self.caps.has(c) => format!("the server does not advertise {c}"),
+                Need::Capability(c) if c == "CAPA" && !self.supports(c) => {
+                    "the server does not answer CAPA (RFC 2449 is optional), and this check needs it".to_string()
+                }
+                Need::Capability(c) if !self.supports(c) => match self.inventory.capa {
+                    Support::No => {
+                        format!("the server does not answer CAPA (RFC 2449 is optional), so nothing says it offers {c}")
+                    }
+                    _ => format!("the server does not advertise {c}"),
+                },
                 Need::Sasl(m) if !self.caps.has_sasl(m) => format!("the server's SASL capability does not list {m}"),
+                Need::Data(d) => match self.creds.as_ref() {
+                    None => "needs a test account: pass --user and --password-env".to_string(),
+                    Some(c) => match self.inventory.unmet(*d, &c.user) {
+                        Some(why) => why,
+                        None => continue,
+                    },
+                },
                 _ => continue,
             };
             return Some(why);
@@ -129,6 +182,37 @@ pub(crate) struct Failure {
     pub span: Span,
 }
 
+/// A protocol invariant broken in a reply while the scenario was testing something else (its
+/// requirement is not among the scenario's): it does not fail the scenario, whose verdict is about
+/// what it tests; the runner reports each kind once, with where and how often it was seen.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    /// The violation's name (`capa-syntax`) or, for an illegal state transition, `wrong-state`.
+    pub kind: String,
+    pub requirement: String,
+    pub rfc: String,
+    /// What exactly was wrong (the violation's text).
+    pub detail: String,
+    /// The scenario that saw it, and where (the step).
+    pub scenario: String,
+    pub location: SourceLocation,
+    /// The reply's status line.
+    pub actual: String,
+    /// The exchange it was seen in (the last entries of that connection's transcript).
+    pub evidence: Vec<Entry>,
+    /// Tolerated by `--allow`.
+    pub allowed: bool,
+    /// How many replies of this scenario broke it this way.
+    pub seen: u32,
+}
+
+/// What [`run_observed`] gives: the scenario's own result and the incidental observations.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub result: CheckResult,
+    pub observations: Vec<Observation>,
+}
+
 /// One open (or finished) connection of the scenario.
 pub(crate) struct Conn {
     pub conn: Option<Connection>,
@@ -140,6 +224,11 @@ pub(crate) struct Conn {
     pub in_sasl: bool,
     /// Consecutive `-ERR` replies (for telling a disconnect-after-errors policy from a crash).
     pub errs_in_row: u32,
+    /// `-ERR` replies in the whole session (some servers, e.g. solid-pop3d, count every error,
+    /// not only consecutive ones, and close at a limit).
+    pub errs_total: u32,
+    /// The last reply refused a login (PASS, APOP, AUTH): RFC 1939 §4 lets the server close now.
+    pub refused_login: bool,
     pub sent_dele: bool,
     /// The last write held more than one line (e.g. `STLS\r\nCAPA\r\n`): bytes followed STLS.
     pub wrote_after_stls: bool,
@@ -164,10 +253,29 @@ pub(crate) struct Run<'e> {
     pub label: Option<String>,
     /// The last APOP timestamp and its digest: bound before every step, computed once.
     pub apop_cache: Option<(String, String)>,
+    /// Invariants broken outside the scenario's own requirements.
+    pub observations: Vec<Observation>,
+    /// The first invariant the last reply broke incidentally: `(requirement, rfc, detail)`. When
+    /// that reply also fails the step's expectation, the broken invariant is the cause, and the
+    /// failure is reported under its requirement.
+    pub last_observed: Option<(String, String, String)>,
 }
 
-/// Runs one scenario (the caller has already checked [`Env::skip_reason`]).
+/// Runs one scenario (the caller has already checked [`Env::skip_reason`]); incidental
+/// observations are dropped (see [`run_observed`]).
 pub async fn run(sc: &Scenario, env: &Env) -> CheckResult {
+    run_observed(sc, env).await.result
+}
+
+/// The time a scenario may take on this server: its own `timeout`, plus the server's measured
+/// login delay for every step that logs in or may (a server that delays failed logins by seconds
+/// must not time out a scenario that fails two on purpose).
+pub fn time_limit(sc: &Scenario, env: &Env) -> Duration {
+    sc.timeout + env.auth_allowance() * sc.login_steps() as u32
+}
+
+/// Runs one scenario and returns its result with what it noticed incidentally.
+pub async fn run_observed(sc: &Scenario, env: &Env) -> Outcome {
     let started = Instant::now();
     let mut run = Run {
         env,
@@ -179,23 +287,43 @@ pub async fn run(sc: &Scenario, env: &Env) -> CheckResult {
         started,
         label: None,
         apop_cache: None,
+        observations: Vec::new(),
+        last_observed: None,
     };
     if let Some(c) = &env.creds {
         run.vars.set_str("user", c.user.clone());
         run.vars.set_secret("password", c.password.expose());
     }
-    let outcome = match tokio::time::timeout(sc.timeout, run.steps(&sc.steps)).await {
+    if let Some(c) = &env.empty_creds {
+        run.vars.set_str("empty_user", c.user.clone());
+        run.vars.set_secret("empty_password", c.password.expose());
+    }
+    for (name, value) in env.inventory.variables() {
+        run.vars.set_str(&name, value);
+    }
+    let limit = time_limit(sc, env);
+    let outcome = match tokio::time::timeout(limit, run.steps(&sc.steps)).await {
         Ok(r) => r,
         Err(_) => Err(Stop::Error {
             message: format!(
                 "the scenario did not finish within its time limit ({})",
-                humantime::format_duration(sc.timeout)
+                humantime::format_duration(limit)
             ),
             span: sc.span,
         }),
     };
     run.close_all().await;
-    run.result(outcome, started.elapsed())
+    let observations = std::mem::take(&mut run.observations);
+    let vars = run.vars.clone();
+    let mut observations = observations;
+    for o in &mut observations {
+        o.detail = vars.redact(&o.detail);
+        o.actual = vars.redact(&o.actual);
+        for e in &mut o.evidence {
+            e.text = vars.redact(&e.text);
+        }
+    }
+    Outcome { result: run.result(outcome, started.elapsed()), observations }
 }
 
 impl Run<'_> {

@@ -164,25 +164,34 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
                     return mism(format!("body line {} matches", i + 1), format!("no line matching /{re}/"), short(l));
                 }
             }
-            ExpectKind::Body(want) => {
+            ExpectKind::Body(want) | ExpectKind::MessageBody(want) => {
                 need_body()?;
+                // `message_body` compares what follows the header's blank line: delivery (LMTP,
+                // SMTP) adds header fields, never body lines.
+                let (lines, what) = match &e.kind {
+                    ExpectKind::MessageBody(_) => match lines.iter().position(|l| l.is_empty()) {
+                        Some(blank) => (&lines[blank + 1..], "message body"),
+                        None => (&lines[lines.len()..], "message body"),
+                    },
+                    _ => (&lines[..], "body"),
+                };
                 for (i, w) in want.iter().enumerate() {
                     match lines.get(i) {
                         Some(l) if l == w => {}
-                        Some(l) => return mism(format!("body line {} differs", i + 1), short(w), short(l)),
+                        Some(l) => return mism(format!("{what} line {} differs", i + 1), short(w), short(l)),
                         None => {
                             return mism(
-                                format!("the body ends after {} lines", lines.len()),
+                                format!("the {what} ends after {} lines", lines.len()),
                                 short(w),
-                                "end of body".into(),
+                                format!("end of {what}"),
                             )
                         }
                     }
                 }
                 if lines.len() > want.len() {
                     return mism(
-                        format!("the body has {} lines, expected {}", lines.len(), want.len()),
-                        "end of body".into(),
+                        format!("the {what} has {} lines, expected {}", lines.len(), want.len()),
+                        format!("end of {what}"),
                         short(&lines[want.len()]),
                     );
                 }

@@ -115,6 +115,7 @@ const ACTIONS: &[&str] = &[
     "read",
     "pipeline",
     "stls",
+    "upgrade",
     "login",
     "capa",
     "quit",
@@ -135,12 +136,14 @@ const EXPECT_KEYS: &[&str] = &[
     "some_line",
     "no_line",
     "body",
+    "message_body",
     "body_equals",
     "octets",
     "capability",
     "no_capability",
 ];
 const CAPA_TAGS: &[&str] = &[
+    "CAPA",
     "TOP",
     "USER",
     "SASL",
@@ -156,7 +159,8 @@ const CAPA_TAGS: &[&str] = &[
     "LANG",
 ];
 /// Variables every scenario has.
-pub const BUILTIN_VARS: &[&str] = &["user", "password", "timestamp", "apop_digest"];
+pub const BUILTIN_VARS: &[&str] =
+    &["user", "password", "timestamp", "apop_digest", "mail", "seed", "empty_user", "empty_password"];
 /// Default bound on one scenario.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -505,15 +509,35 @@ impl<'a> Ctx<'a> {
                 "destructive" => Need::Destructive,
                 "implicit-tls" => Need::ImplicitTls,
                 "APOP" => Need::Apop,
+                _ if crate::inventory::DataNeed::parse(&s).is_some() => {
+                    Need::Data(crate::inventory::DataNeed::parse(&s).expect("checked"))
+                }
                 _ if s.starts_with("SASL ") && s.len() > 5 => Need::Sasl(s[5..].trim().to_ascii_uppercase()),
                 _ if CAPA_TAGS.contains(&s.as_str()) || s.starts_with("X-") => Need::Capability(s.clone()),
                 _ => {
-                    let mut words = vec!["credentials", "destructive", "implicit-tls", "APOP", "SASL PLAIN"];
+                    let mut words = vec![
+                        "credentials",
+                        "destructive",
+                        "implicit-tls",
+                        "APOP",
+                        "SASL PLAIN",
+                        "seed",
+                        "empty-account",
+                        "maildrop-lock",
+                        "messages 1",
+                        "message dot-lines",
+                        "message empty-body",
+                        "message 8bit",
+                        "message long-line",
+                        "message large",
+                        "message long-body",
+                    ];
                     words.extend_from_slice(CAPA_TAGS);
                     let upper = s.to_ascii_uppercase();
                     let hint =
                         did_you_mean(&s, words.iter().copied()).or_else(|| words.iter().copied().find(|w| *w == upper));
-                    let label = "expected credentials, destructive, implicit-tls, APOP, SASL MECH or a CAPA tag";
+                    let label = "expected credentials, destructive, implicit-tls, APOP, SASL MECH, a CAPA tag, seed, \
+                                 messages N, message FEATURE, empty-account or maildrop-lock";
                     self.err_hint(span, format!("unknown requirement `{s}` in `requires`"), label, hint);
                     continue;
                 }

@@ -196,10 +196,11 @@ impl Ctx<'_> {
                 }
                 Action::Pipeline(cmds)
             }
-            "stls" | "capa" | "quit" | "disconnect" => {
+            "stls" | "capa" | "quit" | "disconnect" | "upgrade" => {
                 self.no_value(keyword, value);
                 match keyword {
                     "stls" => Action::Stls,
+                    "upgrade" => Action::Upgrade,
                     "capa" => Action::Capa,
                     "quit" => Action::Quit,
                     _ => Action::Disconnect,
@@ -344,14 +345,16 @@ impl Ctx<'_> {
                     "each_line" => ExpectKind::EachLine(self.pattern(v, "each_line")?),
                     "some_line" => ExpectKind::SomeLine(self.pattern(v, "some_line")?),
                     "no_line" => ExpectKind::NoLine(self.pattern(v, "no_line")?),
-                    "body" => {
+                    "body" | "message_body" => {
                         let text = self.string(v, "the expected body")?;
                         let text = text.strip_suffix('\n').unwrap_or(&text);
-                        ExpectKind::Body(if text.is_empty() {
-                            Vec::new()
+                        let lines =
+                            if text.is_empty() { Vec::new() } else { text.split('\n').map(str::to_string).collect() };
+                        if k == "body" {
+                            ExpectKind::Body(lines)
                         } else {
-                            text.split('\n').map(str::to_string).collect()
-                        })
+                            ExpectKind::MessageBody(lines)
+                        }
                     }
                     "body_equals" => ExpectKind::BodyEquals(self.template(v, "a captured body, e.g. ${body1}")?),
                     "octets" => ExpectKind::Octets(self.template(v, "an octet count")?),

@@ -37,6 +37,40 @@ impl Scenario {
         self.requires.contains(&Need::Credentials)
     }
 
+    /// How many steps log in or send a login command (PASS, APOP, AUTH), `for_each` bodies
+    /// counted once: what a server's failed-login delay multiplies.
+    pub fn login_steps(&self) -> usize {
+        fn count(steps: &[Step]) -> usize {
+            steps
+                .iter()
+                .map(|s| match &s.action {
+                    Action::ForEach { steps, .. } => count(steps),
+                    a => a.login_lines().count(),
+                })
+                .sum()
+        }
+        count(&self.steps)
+    }
+
+    /// Whether the scenario fails a login on purpose (a `login` with its own expectation, or a
+    /// PASS/APOP/AUTH line expected to be refused). Servers that penalise failed logins slow
+    /// every later login from the same address, so the runner runs these after the others.
+    pub fn fails_login(&self) -> bool {
+        fn any(steps: &[Step]) -> bool {
+            steps.iter().any(|s| match &s.action {
+                Action::ForEach { steps, .. } => any(steps),
+                Action::Login(_) => s.explicit_expect,
+                a => {
+                    a.login_lines().next().is_some()
+                        && s.expect
+                            .iter()
+                            .any(|set| set.items.iter().any(|e| matches!(e.kind, ExpectKind::Status(Want::Err))))
+                }
+            })
+        }
+        any(&self.steps)
+    }
+
     /// `RFC 1939` from `rfc1939/...`, the report's grouping.
     pub fn area(&self) -> String {
         match self.name.split('/').next() {
@@ -59,6 +93,9 @@ pub enum Need {
     Capability(String),
     /// `SASL MECH`.
     Sasl(String),
+    /// Something of the maildrop or accounts: `seed`, `messages N`, `message FEATURE`,
+    /// `empty-account`.
+    Data(crate::inventory::DataNeed),
 }
 
 impl std::fmt::Display for Need {
@@ -70,6 +107,7 @@ impl std::fmt::Display for Need {
             Need::Apop => f.write_str("APOP"),
             Need::Capability(c) => f.write_str(c),
             Need::Sasl(m) => write!(f, "SASL {m}"),
+            Need::Data(d) => write!(f, "{d}"),
         }
     }
 }
@@ -129,6 +167,9 @@ pub enum Action {
     Read(Frame),
     Pipeline(Vec<Template>),
     Stls,
+    /// STLS when the run's `--stls` policy says so (what `login` does first), and nothing else:
+    /// commands that follow are then sent where logins are allowed, with no login spent on it.
+    Upgrade,
     Login(LoginSpec),
     Capa,
     Quit,
@@ -148,6 +189,23 @@ pub enum Action {
 }
 
 impl Action {
+    /// The login commands this step sends (a `login` counts as one), by their written form.
+    pub fn login_lines(&self) -> impl Iterator<Item = &str> + '_ {
+        const LOGIN: [&str; 3] = ["PASS", "APOP", "AUTH"];
+        let is_login = |t: &str| {
+            let kw = t.trim_start().split([' ', '\r', '\n']).next().unwrap_or("");
+            LOGIN.iter().any(|l| l.eq_ignore_ascii_case(kw))
+        };
+        let lines: Vec<&str> = match self {
+            Action::Login(_) => vec!["login"],
+            Action::Send { line, .. } => vec![line.source.as_str()].into_iter().filter(|t| is_login(t)).collect(),
+            Action::Pipeline(ls) => ls.iter().map(|l| l.source.as_str()).filter(|t| is_login(t)).collect(),
+            Action::SendRaw { bytes, .. } => bytes.source.split('\n').filter(|t| is_login(t)).collect(),
+            _ => Vec::new(),
+        };
+        lines.into_iter()
+    }
+
     /// The step's keyword, for messages.
     pub fn keyword(&self) -> &'static str {
         match self {
@@ -158,6 +216,7 @@ impl Action {
             Action::Read(_) => "read",
             Action::Pipeline(_) => "pipeline",
             Action::Stls => "stls",
+            Action::Upgrade => "upgrade",
             Action::Login(_) => "login",
             Action::Capa => "capa",
             Action::Quit => "quit",
@@ -246,6 +305,8 @@ pub enum ExpectKind {
     NoLine(Pattern),
     /// Expected body lines (without line ends).
     Body(Vec<String>),
+    /// Expected lines of the message's body: what follows the header's blank line.
+    MessageBody(Vec<String>),
     BodyEquals(Template),
     Octets(Template),
     Capability(Vec<String>),

@@ -3,6 +3,7 @@
 
 use super::expect::{self, Problem};
 use super::{Conn, Failure, Run, Stop};
+use crate::inventory::Support;
 use crate::net::{Connection, NetError};
 use crate::proto::{apop, BodyLineRule, Command, Decoder, Expect, Response, SessionState};
 use crate::scenario::model::*;
@@ -12,6 +13,8 @@ use std::pin::Pin;
 
 /// Consecutive `-ERR` replies after which a server's disconnect is read as a policy.
 const ERROR_POLICY_THRESHOLD: u32 = 2;
+/// -ERR replies in a session after which a close right after one is read as a per-session limit.
+const ERROR_POLICY_TOTAL: u32 = 3;
 /// At most this many rows drive a `for_each` (a bound on a misbehaving server's listing).
 const FOR_EACH_MAX: usize = 1000;
 
@@ -47,6 +50,11 @@ impl<'e> Run<'e> {
         })
     }
 
+    /// Whether the scenario tests RFC 2449 itself (then CAPA must work; otherwise it is optional).
+    pub(crate) fn about_capa(&self) -> bool {
+        self.sc.area() == "RFC 2449" || self.sc.requirements.iter().any(|r| r.starts_with("2449-"))
+    }
+
     pub(crate) fn error(&self, step: &Step, message: impl Into<String>) -> Stop {
         Stop::Error { message: message.into(), span: step.span }
     }
@@ -67,7 +75,8 @@ impl<'e> Run<'e> {
         let ts = self.conns.get(on).and_then(|c| c.timestamp.clone());
         match ts {
             Some(ts) => {
-                if let Some(pw) = self.env.creds.as_ref().map(|c| c.password.expose()) {
+                let secret = self.env.apop_secret.as_ref().or(self.env.creds.as_ref().map(|c| &c.password));
+                if let Some(pw) = secret.map(|s| s.expose()) {
                     if self.apop_cache.as_ref().is_none_or(|(t, _)| *t != ts) {
                         self.apop_cache = Some((ts.clone(), apop::digest(&ts, pw)));
                     }
@@ -146,7 +155,15 @@ impl<'e> Run<'e> {
                 Ok(())
             }
             Action::Stls => self.stls(step).await,
+            Action::Upgrade => self.upgrade(step).await,
             Action::Capa => {
+                if !step.explicit_expect && !self.about_capa() && self.env.inventory.capa == Support::No {
+                    // RFC 2449 is optional: on a server without CAPA a scenario that is not about
+                    // it does without (its CAPA steps only interleave a harmless command).
+                    let c = self.conn_mut(step)?;
+                    c.conn.as_mut().expect("open").note("CAPA not sent: the server does not answer CAPA");
+                    return Ok(());
+                }
                 self.write(step, b"CAPA\r\n").await?;
                 let d = (status_default(step), "2449-capa", "RFC 2449 §5");
                 self.exchange(step, 0, Some(Command::Capa), Frame::Multi, Some(d)).await.map(|_| ())
@@ -200,6 +217,8 @@ impl<'e> Run<'e> {
     pub(crate) fn lost(&mut self, step: &Step, what: &str, e: NetError) -> Stop {
         let (req, rfc) = self.step_requirement(step);
         let errs = self.conns.get(&step.on).map_or(0, |c| c.errs_in_row);
+        let errs_total = self.conns.get(&step.on).map_or(0, |c| c.errs_total);
+        let after_refused_login = self.conns.get(&step.on).is_some_and(|c| c.refused_login);
         if let Some(c) = self.conns.get_mut(&step.on) {
             // Gone or hung: either way no QUIT is owed (and none would be answered).
             if e.is_disconnect() || matches!(e, NetError::Timeout { .. }) {
@@ -217,6 +236,13 @@ impl<'e> Run<'e> {
             })
         };
         match e {
+            // RFC 1939 §4: "After returning a negative status indicator, the server may close the
+            // connection." A close right after a refused login is that, not a crash.
+            NetError::Closed { .. } | NetError::Reset { .. } if after_refused_login => Stop::Skip(format!(
+                "the server closed the session after refusing a login, as RFC 1939 §4 allows (\"After \
+                 returning a negative status indicator, the server may close the connection\"), before {what}: \
+                 the remaining steps could not run"
+            )),
             // Many servers (Dovecot: 3 before login) end a session after a run of errors. That is
             // a legitimate policy, not a crash and not a broken rule; but the steps after it cannot
             // run, so the scenario is skipped with the reason rather than passed or failed.
@@ -225,6 +251,14 @@ impl<'e> Run<'e> {
                  policy, not a crash) before {what}: the remaining steps could not run; interleave a valid \
                  command (e.g. CAPA) between deliberate errors"
             )),
+            // Servers that count every error of a session (solid-pop3d: 5 by default) close right
+            // after the -ERR that reaches their limit, whatever came in between.
+            NetError::Closed { .. } | NetError::Reset { .. } if errs >= 1 && errs_total >= ERROR_POLICY_TOTAL => {
+                Stop::Skip(format!(
+                    "the server closed the session right after its {errs_total}th -ERR reply of the session (a \
+                     limit on errors per session, not a crash) before {what}: the remaining steps could not run"
+                ))
+            }
             NetError::Closed { .. } | NetError::Reset { .. } => f(
                 &req,
                 &rfc,
@@ -286,11 +320,21 @@ impl<'e> Run<'e> {
             };
             run.vars.redact(&what)
         };
-        let timeout = step.timeout.unwrap_or(self.env.opts.timeout);
+        // A reply to a login command may be delayed by the server's failed-login policy: wait
+        // for what this server was measured to do, on top of the step's own bound.
+        let login = matches!(
+            cmd,
+            Some(Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::AuthResponse(_))
+        );
+        let allowance = if login { self.env.auth_allowance() } else { std::time::Duration::ZERO };
+        let timeout = step.timeout.unwrap_or(self.env.opts.timeout) + allowance;
+        let idle = timeout.max(self.env.opts.timeout);
         let mut decoder = Decoder::new(expect_of(frame), self.env.opts.limits).with_body_rule(body_rule(cmd.as_ref()));
         let c = self.conn_mut(step)?;
         let conn = c.conn.as_mut().expect("conn_mut checked");
+        let patience = conn.set_patience(idle);
         let read = tokio::time::timeout(timeout, conn.read_with(&mut decoder)).await;
+        conn.restore_patience(patience);
         let resp = match read {
             Ok(Ok(r)) => r,
             Ok(Err(NetError::Closed { partial: Some(p), .. })) => {
@@ -351,6 +395,15 @@ impl<'e> Run<'e> {
                 if let Some(n) = &step.note {
                     message.push_str(&format!(" ({n})"));
                 }
+                // The reply broke a protocol invariant too: that is why it is not what the step
+                // expects, and the failure belongs to that rule.
+                let (req, rfc) = match self.last_observed.take() {
+                    Some((oreq, orfc, detail)) => {
+                        message.push_str(&format!(", because the reply breaks {oreq}: {detail}"));
+                        (oreq, orfc)
+                    }
+                    None => (req, rfc),
+                };
                 Err(Stop::from(Failure {
                     requirement: req,
                     rfc,
@@ -400,6 +453,8 @@ impl<'e> Run<'e> {
                 caps: None,
                 in_sasl: false,
                 errs_in_row: 0,
+                errs_total: 0,
+                refused_login: false,
                 sent_dele: false,
                 wrote_after_stls: false,
                 pending: Default::default(),

@@ -4,6 +4,7 @@
 use super::steps::status_default;
 use super::track::status_line;
 use super::{Run, Stop};
+use crate::inventory::Support;
 use crate::net::session::{self as s, Credentials, LoginMethod, Secret, StlsPolicy};
 use crate::net::NetError;
 use crate::proto::{BodyLineRule, Command, Decoder, Expect, SessionState, Status};
@@ -69,6 +70,10 @@ impl Run<'_> {
         if let Some(caps) = self.conn_mut(step)?.caps.clone() {
             return Ok(caps);
         }
+        if self.env.inventory.capa == Support::No {
+            // Asking would only add a `-ERR` to the run of errors some servers count.
+            return Ok(crate::proto::Capabilities::default());
+        }
         self.write(step, b"CAPA\r\n").await?;
         let mut decoder = Decoder::new(Expect::MultiLine, self.env.opts.limits).with_body_rule(BodyLineRule::Capa);
         let c = self.conn_mut(step)?;
@@ -84,23 +89,33 @@ impl Run<'_> {
         Ok(caps)
     }
 
-    pub(crate) async fn login(&mut self, step: &Step, spec: &LoginSpec) -> Result<(), Stop> {
+    /// STLS first when not on TLS yet and the run's policy says so (`auto`: CAPA lists STLS).
+    /// The step's own expectations are for what follows (the login), not for the STLS reply.
+    pub(crate) async fn upgrade(&mut self, step: &Step) -> Result<(), Stop> {
         let policy = self.env.stls;
         let c = self.conn_mut(step)?;
-        if !c.tls && spec.stls != Some(false) && c.state == SessionState::Authorization {
-            let upgrade = match policy {
-                StlsPolicy::Never => false,
-                StlsPolicy::Always => true,
-                StlsPolicy::Auto => self.learn_caps(step).await?.has("STLS"),
-            };
-            if upgrade {
-                self.write(step, b"STLS\r\n").await?;
-                let d = (status_default(step), "2595-stls-capa", "RFC 2595 §4");
-                let mut quiet = step.clone();
-                quiet.expect.clear();
-                quiet.capture.clear();
-                self.exchange(&quiet, 0, Some(Command::Stls), Frame::Single, Some(d)).await?;
-            }
+        if c.tls || c.state != SessionState::Authorization {
+            return Ok(());
+        }
+        let upgrade = match policy {
+            StlsPolicy::Never => false,
+            StlsPolicy::Always => true,
+            StlsPolicy::Auto => self.learn_caps(step).await?.has("STLS"),
+        };
+        if upgrade {
+            self.write(step, b"STLS\r\n").await?;
+            let d = (status_default(step), "2595-stls-capa", "RFC 2595 §4");
+            let mut quiet = step.clone();
+            quiet.expect.clear();
+            quiet.capture.clear();
+            self.exchange(&quiet, 0, Some(Command::Stls), Frame::Single, Some(d)).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn login(&mut self, step: &Step, spec: &LoginSpec) -> Result<(), Stop> {
+        if spec.stls != Some(false) {
+            self.upgrade(step).await?;
         }
         let creds = match (&spec.user, &spec.password, &self.env.creds) {
             (None, None, Some(c)) => c.clone(),
@@ -115,6 +130,11 @@ impl Run<'_> {
                 };
                 Credentials { user, password: Secret::new(password) }
             }
+        };
+        // APOP digests the shared secret, which may differ from the login password.
+        let creds = match (spec.method, &spec.password, &self.env.apop_secret) {
+            (Method::Apop, None, Some(secret)) => Credentials { user: creds.user, password: secret.clone() },
+            _ => creds,
         };
         let method = match spec.method {
             Method::User => LoginMethod::UserPass,
@@ -132,11 +152,15 @@ impl Run<'_> {
             }
         };
         let mut delay = Duration::from_millis(100);
+        let patient = self.env.opts.timeout + self.env.auth_allowance();
         for attempt in 0..=s::LOGIN_RETRIES {
             let c = self.conn_mut(step)?;
             let ts = c.timestamp.clone();
             let conn = c.conn.as_mut().expect("open");
-            let outcome = match s::login(conn, &creds, method, ts.as_deref()).await {
+            let patience = conn.set_patience(patient);
+            let outcome = s::login(conn, &creds, method, ts.as_deref()).await;
+            conn.restore_patience(patience);
+            let outcome = match outcome {
                 Ok(o) => o,
                 Err(NetError::Usage(u)) => return Err(self.error(step, u)),
                 Err(e) => return Err(self.lost(step, &format!("the {} login", method.name()), e)),
@@ -171,20 +195,65 @@ impl Run<'_> {
             let transient =
                 resp.code.as_ref().is_some_and(|c| c.is("IN-USE") || c.is("LOGIN-DELAY") || c.is("SYS/TEMP"));
             if !transient || attempt == s::LOGIN_RETRIES {
-                return Err(self.error(
-                    step,
-                    format!(
-                        "login as `{}` ({}) refused: {} — check the test account's credentials",
-                        creds.user,
-                        method.name(),
-                        status_line(&resp)
-                    ),
-                ));
+                return Err(self.refused(step, &creds, method, &resp, transient));
             }
             tokio::time::sleep(delay).await;
             delay *= 2;
         }
         Ok(())
+    }
+
+    /// A login the scenario needed was refused. When the first session proved these credentials,
+    /// the refusal is the server's reaction to this point of the dialogue (a policy: after a
+    /// second USER, a lock, a connection limit, a login delay): the scenario cannot go on and is
+    /// skipped with what the server said. Only unproven credentials make it a tester error.
+    fn refused(
+        &self,
+        step: &Step,
+        creds: &Credentials,
+        method: LoginMethod,
+        resp: &crate::proto::Response,
+        transient: bool,
+    ) -> Stop {
+        let said = status_line(resp);
+        let test_account = self.env.creds.as_ref().is_some_and(|c| *c == *creds);
+        let empty_account = self.env.empty_creds.as_ref().is_some_and(|c| *c == *creds);
+        let proven = (test_account && self.env.inventory.login == Support::Yes)
+            || (empty_account && matches!(self.env.inventory.empty_account, Some(Ok(_))));
+        if method == LoginMethod::Apop && test_account && self.env.apop_secret.is_none() {
+            return Stop::Skip(format!(
+                "the server refused APOP with MD5(timestamp + login password) ({said}): RFC 1939 §7 does not \
+                 make the APOP secret the login password (some servers keep it apart), so this cannot be \
+                 judged; pass --apop-secret-env VAR with the account's APOP secret"
+            ));
+        }
+        if transient {
+            return Stop::Skip(format!(
+                "the server kept refusing the {} login of `{}` with a temporary code ({said}): its lock or \
+                 login-delay policy, retried {} times",
+                method.name(),
+                creds.user,
+                s::LOGIN_RETRIES
+            ));
+        }
+        if proven {
+            return Stop::Skip(format!(
+                "the server refused the {} login of `{}` at this point of the scenario ({said}), though it \
+                 accepted the same credentials in the first session: its policy after the commands before \
+                 this step, not a credential problem; the steps after it could not run",
+                method.name(),
+                creds.user
+            ));
+        }
+        let which = if empty_account { "--empty-user" } else { "test" };
+        self.error(
+            step,
+            format!(
+                "login as `{}` ({}) refused: {said} — check the {which} account's credentials",
+                creds.user,
+                method.name()
+            ),
+        )
     }
 
     pub(crate) async fn quit(&mut self, step: &Step) -> Result<(), Stop> {

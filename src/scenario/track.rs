@@ -60,10 +60,30 @@ impl Run<'_> {
 
     /// Checks one reply on connection `on`: invariants first, then the state transition.
     pub(crate) fn track(&mut self, step: &Step, on: &str, cmd: Option<&Command>, resp: &Response) -> Result<(), Stop> {
+        self.last_observed = None;
         let mut violations = resp.violations.clone();
-        violations.extend(semantic_violations(cmd, resp));
+        // A `+OK` the state does not permit is one defect (the transition, judged below): the
+        // grammar of a listing that should not exist is not a second one.
+        let illegal_ok = match (cmd, self.conns.get(on)) {
+            (Some(cmd), Some(c)) if resp.status == Status::Ok && c.state != SessionState::Closed => {
+                (matches!(cmd, Command::Stls) && c.tls)
+                    || !((c.in_sasl || !matches!(cmd, Command::AuthResponse(_)))
+                        && crate::proto::state::permitted(cmd, c.state))
+            }
+            _ => false,
+        };
+        if !illegal_ok {
+            violations.extend(semantic_violations(cmd, resp));
+        }
         for v in violations {
-            if self.env.allow.iter().any(|a| a == v.name()) {
+            let allowed = self.env.allow.iter().any(|a| a == v.name());
+            if !self.in_scope(step, v.requirement()) {
+                // Seen while testing something else: reported once for the whole run, by the
+                // runner, not as this scenario's failure.
+                self.observe(step, on, v.name(), v.requirement(), v.rfc(), v.to_string(), resp, allowed);
+                continue;
+            }
+            if allowed {
                 let seen = format!("{} [{}]: {v}", v.name(), v.requirement());
                 if !self.tolerated.contains(&seen) {
                     self.tolerated.push(seen);
@@ -75,20 +95,112 @@ impl Run<'_> {
             f.actual = Some(status_line(resp));
             return Err(Stop::from(f));
         }
+        let in_scope = |req: &str| self.in_scope(step, req);
+        let scope = (
+            in_scope("2595-stls-twice"),
+            in_scope("2595-stls-state"),
+            in_scope("5034-state"),
+            in_scope("1939-wrong-state"),
+        );
+        let mut noticed: Option<(&'static str, &'static str, String)> = None;
+        let outcome = self.transition(step, on, cmd, resp, scope, &mut noticed);
+        if let Some((req, rfc, what)) = noticed {
+            self.observe(step, on, "wrong-state", req, rfc, what, resp, false);
+        }
+        outcome
+    }
+
+    /// Whether a requirement is what this step or scenario tests (then breaking it fails the
+    /// scenario; otherwise it is an incidental observation).
+    pub(crate) fn in_scope(&self, step: &Step, requirement: &str) -> bool {
+        step.requirement.as_deref() == Some(requirement) || self.sc.requirements.iter().any(|r| r == requirement)
+    }
+
+    /// Records an invariant broken outside the scenario's requirements, with the exchange.
+    #[allow(clippy::too_many_arguments)]
+    fn observe(
+        &mut self,
+        step: &Step,
+        on: &str,
+        kind: &str,
+        requirement: &str,
+        rfc: &str,
+        detail: String,
+        resp: &Response,
+        allowed: bool,
+    ) {
+        if self.last_observed.is_none() && !allowed {
+            self.last_observed = Some((requirement.to_string(), rfc.to_string(), detail.clone()));
+        }
+        if let Some(o) = self.observations.iter_mut().find(|o| o.kind == kind && o.detail == detail) {
+            o.seen += 1;
+            return;
+        }
+        let evidence = self
+            .conns
+            .get(on)
+            .and_then(|c| c.conn.as_ref())
+            .map(|c| {
+                let e = c.transcript().entries();
+                e[e.len().saturating_sub(4)..].to_vec()
+            })
+            .unwrap_or_default();
+        self.observations.push(super::Observation {
+            kind: kind.to_string(),
+            requirement: requirement.to_string(),
+            rfc: rfc.to_string(),
+            detail,
+            scenario: self.sc.name.clone(),
+            location: crate::results::SourceLocation {
+                file: self.sc.file.clone(),
+                line: step.span.line,
+                column: step.span.col,
+            },
+            actual: status_line(resp),
+            evidence,
+            allowed,
+            seen: 1,
+        });
+    }
+
+    /// The state change a reply implies. An illegal one (a `+OK` the state does not permit)
+    /// fails the scenario when it tests that rule (`scope`: stls-twice, stls-state, 5034-state,
+    /// wrong-state), and is put in `noticed` otherwise.
+    fn transition(
+        &mut self,
+        step: &Step,
+        on: &str,
+        cmd: Option<&Command>,
+        resp: &Response,
+        scope: (bool, bool, bool, bool),
+        noticed: &mut Option<(&'static str, &'static str, String)>,
+    ) -> Result<(), Stop> {
         let Some(c) = self.conns.get_mut(on) else { return Ok(()) };
         // Only a `+OK` ends a run of errors: servers count `-ERR`s across SASL `+ ` challenges.
+        if resp.status == Status::Err {
+            c.errs_total += 1;
+        }
         c.errs_in_row = match resp.status {
             Status::Err => c.errs_in_row + 1,
             Status::Continue => c.errs_in_row,
             _ => 0,
         };
+        c.refused_login = resp.status == Status::Err
+            && matches!(
+                cmd,
+                Some(Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::AuthResponse(_))
+            );
         let Some(cmd) = cmd else { return Ok(()) };
         if matches!(cmd, Command::Dele(_)) {
             c.sent_dele = true;
         }
         let state = c.state;
         let ok = resp.status == Status::Ok;
-        let illegal = |req: &str, rfc: &str, what: String| -> Result<(), Stop> {
+        let mut illegal = |req: &'static str, rfc: &'static str, tested: bool, what: String| -> Result<(), Stop> {
+            if !tested {
+                *noticed = Some((req, rfc, what));
+                return Ok(());
+            }
             Err(Stop::from(Failure {
                 requirement: req.to_string(),
                 rfc: rfc.to_string(),
@@ -98,27 +210,30 @@ impl Run<'_> {
                 span: step.span,
             }))
         };
+        let (twice, stls_state, auth_state, wrong_state) = scope;
         let kw = cmd.keyword().unwrap_or("the command");
         if ok && matches!(cmd, Command::Stls) && c.tls {
             return illegal(
                 "2595-stls-twice",
                 "RFC 2595 §4",
+                twice,
                 "the server accepted STLS while TLS was already active".into(),
             );
         }
         let permitted =
             (c.in_sasl || !matches!(cmd, Command::AuthResponse(_))) && crate::proto::state::permitted(cmd, state);
         if ok && !permitted && state != SessionState::Closed {
-            let (req, rfc) = match cmd {
-                Command::Stls => ("2595-stls-state", "RFC 2595 §4"),
-                Command::Auth { .. } => ("5034-state", "RFC 5034 §4"),
-                _ => ("1939-wrong-state", "RFC 1939 §3"),
+            let (req, rfc, tested) = match cmd {
+                Command::Stls => ("2595-stls-state", "RFC 2595 §4", stls_state),
+                Command::Auth { .. } => ("5034-state", "RFC 5034 §4", auth_state),
+                _ => ("1939-wrong-state", "RFC 1939 §3", wrong_state),
             };
-            return illegal(
+            illegal(
                 req,
                 rfc,
+                tested,
                 format!("illegal transition: the server accepted {kw} in the {} state", state.as_str()),
-            );
+            )?;
         }
         match (cmd, resp.status) {
             (Command::Pass(_) | Command::Apop { .. }, Status::Ok) => c.state = SessionState::Transaction,
