@@ -16,7 +16,8 @@ pub(crate) fn checks() -> Vec<Box<dyn Check>> {
 }
 
 const AREA: &str = "RFC 1939";
-const LOGIN: &[&str] = &["credentials"];
+/// Every check here deletes message 1 (and puts it back, or not).
+const LOGIN: &[&str] = &["credentials", "messages 1"];
 const NEEDS_MAIL: &str = "needs at least one message in the maildrop";
 
 /// What a session saw of the maildrop: STAT, the scan listing and (with UIDL) the unique-ids.

@@ -107,6 +107,12 @@ mod tests {
             let i = c.info();
             assert!(i.id.starts_with("rfc1939/") || i.id.starts_with("rfc2449/"), "{}", i.id);
             assert!(!i.requirements.is_empty() && !i.rfc_refs.is_empty() && !i.title.is_empty(), "{}", i.id);
+            for n in i.requires {
+                let known = *n == "credentials"
+                    || n.chars().all(|c| c.is_ascii_uppercase() || c == '-')
+                    || crate::inventory::DataNeed::parse(n).is_some();
+                assert!(known, "{}: `{n}` is neither credentials, a CAPA tag nor a data need", i.id);
+            }
             for r in i.requirements {
                 // The one copy of the catalogue's ids, the same the scenario loader checks against.
                 assert!(crate::scenario::load::REQUIREMENTS.contains(r), "{}: unknown requirement {r}", i.id);

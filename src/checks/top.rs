@@ -11,7 +11,7 @@ pub(crate) fn checks() -> Vec<Box<dyn Check>> {
 }
 
 const AREA: &str = "RFC 1939";
-const NEEDS: &[&str] = &["credentials", "TOP"];
+const NEEDS: &[&str] = &["credentials", "TOP", "messages 1"];
 
 /// TOP compares whole messages, several times each: fewer messages than the other walks.
 const MAX_TOP_MESSAGES: usize = 20;

@@ -165,6 +165,16 @@ fn family_skip(item: &Item, env: &Env) -> Option<String> {
     })
 }
 
+/// A Rust check's declared need of the maildrop or accounts (`messages 1`, `seed`...) that this
+/// target does not meet, as the scenarios' `requires` are judged.
+fn unmet_data_need(info: &crate::checks::CheckInfo, env: &Env) -> Option<String> {
+    let user = env.creds.as_ref()?.user.as_str();
+    info.requires
+        .iter()
+        .filter_map(|r| crate::inventory::DataNeed::parse(r))
+        .find_map(|need| env.inventory.unmet(need, user))
+}
+
 fn run_item(item: Item, env: Arc<Env>) -> ItemFuture {
     Box::pin(async move {
         if let Some(reason) = family_skip(&item, &env) {
@@ -179,6 +189,9 @@ fn run_item(item: Item, env: Arc<Env>) -> ItemFuture {
                 }
             },
             Item::Check(c) => {
+                if let Some(reason) = unmet_data_need(&c.info(), &env) {
+                    return (skipped(&Item::Check(c), reason), Vec::new());
+                }
                 let ctx = CheckContext {
                     target: env.target.clone(),
                     opts: env.opts.clone(),
