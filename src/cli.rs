@@ -108,6 +108,30 @@ pub struct ConnArgs {
     /// Name to send as SNI and to check the certificate against (default: the target's host).
     #[arg(long, value_name = "NAME")]
     pub server_name: Option<String>,
+    /// Largest protocol reply (status line, listing, CAPA) accepted, e.g. 16MiB; a longer one is
+    /// cut and reported. Message bodies are streamed and bounded separately.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "16MiB")]
+    pub max_response: usize,
+    /// Octets of a message body kept for comparing content, e.g. 4MiB; larger bodies are still
+    /// counted whole (sizes, line counts), only their content is not compared.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "4MiB")]
+    pub max_kept: usize,
+}
+
+/// `16MiB`, `512KiB`, `1GiB`, `4096`: a size in octets (K/M/G taken as binary multiples).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().map_err(|_| format!("`{s}`: expected a size such as 16MiB, 512KiB or 4096"))?;
+    let mul = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => return Err(format!("`{s}`: unknown unit `{other}` (use KiB, MiB or GiB)")),
+    };
+    n.checked_mul(mul).ok_or_else(|| format!("`{s}` is too large"))
 }
 
 impl ConnArgs {
@@ -124,6 +148,11 @@ impl ConnArgs {
                 ca_file: self.ca_file.clone(),
                 insecure: self.insecure,
                 server_name: self.server_name.clone(),
+            },
+            limits: crate::proto::Limits {
+                max_response: self.max_response,
+                max_kept: self.max_kept,
+                ..crate::proto::Limits::default()
             },
             ..ConnectOptions::default()
         }
@@ -253,6 +282,15 @@ impl std::str::FromStr for FailOn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("512k"), Ok(512 << 10));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        assert!(parse_size("12 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(parse_size("MiB").is_err());
+    }
 
     #[test]
     fn fail_on_parses_severities_and_never() {

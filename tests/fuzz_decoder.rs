@@ -27,12 +27,16 @@ fn wire() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn limits() -> impl Strategy<Value = Limits> {
-    (16usize..2048, 64usize..8192, any::<bool>()).prop_map(|(max_line, max_response, resp_codes)| Limits {
-        max_line,
-        max_response,
-        response_line: 512,
-        resp_codes,
-    })
+    (16usize..2048, 64usize..8192, 0usize..4096, any::<bool>()).prop_map(
+        |(max_line, max_response, max_kept, resp_codes)| Limits {
+            max_line,
+            max_response,
+            max_message: max_response,
+            max_kept,
+            response_line: 512,
+            resp_codes,
+        },
+    )
 }
 
 /// Feeds `buf` in pieces cut at `cuts`; returns the final outcome and how many bytes were used.
@@ -53,8 +57,45 @@ fn feed(mut d: Decoder, buf: &[u8], cuts: &[usize]) -> Result<Option<(Response, 
     Ok(None)
 }
 
+/// As [`feed`], but the way the connection streams a long reply: after every `Incomplete` the
+/// octets the decoder has scanned leave the buffer. The outcome must be the same as reading whole.
+fn feed_draining(mut d: Decoder, buf: &[u8], cuts: &[usize]) -> Result<Option<(Response, usize)>, DecodeError> {
+    let mut ends: Vec<usize> = cuts.iter().map(|c| c % (buf.len() + 1)).collect();
+    ends.push(buf.len());
+    ends.sort_unstable();
+    let (mut held, mut dropped) = (Vec::new(), 0usize);
+    for end in ends {
+        held.extend_from_slice(&buf[dropped + held.len()..end]);
+        match d.decode(&held)? {
+            Decoded::Complete(r, used) => return Ok(Some((r, dropped + used))),
+            Decoded::Incomplete => {
+                let n = d.scanned();
+                held.drain(..n);
+                d.rebase(n);
+                dropped += n;
+            }
+        }
+    }
+    Ok(None)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn draining_scanned_octets_gives_the_same_reply(
+        buf in wire(),
+        expect in framing(),
+        body_rule in rule(),
+        lim in limits(),
+        cuts in proptest::collection::vec(any::<usize>(), 0..8),
+    ) {
+        let whole = feed(Decoder::new(expect, lim).with_body_rule(body_rule), &buf, &cuts);
+        let drained = feed_draining(Decoder::new(expect, lim).with_body_rule(body_rule), &buf, &cuts);
+        if let (Ok(Some(a)), Ok(Some(b))) = (&whole, &drained) {
+            prop_assert_eq!(a, b);
+        }
+    }
 
     #[test]
     fn decoder_never_panics_and_pieces_agree(

@@ -147,7 +147,11 @@ pub async fn upgrade(conn: &mut Connection, peek: Duration) -> Result<Upgrade, N
     match conn.start_tls().await {
         Ok(()) => Ok(Upgrade::Done { plaintext }),
         Err(
-            e @ (NetError::Handshake(_) | NetError::Timeout { .. } | NetError::Closed { .. } | NetError::Reset { .. }),
+            e @ (NetError::Handshake(_)
+            | NetError::Timeout { .. }
+            | NetError::Slow { .. }
+            | NetError::Closed { .. }
+            | NetError::Reset { .. }),
         ) => Ok(Upgrade::Failed { plaintext, error: e.to_string() }),
         Err(NetError::Io(e)) => Ok(Upgrade::Failed { plaintext, error: e.to_string() }),
         Err(e) => Err(e),

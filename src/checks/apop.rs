@@ -10,7 +10,7 @@ pub(crate) fn checks() -> Vec<Box<dyn Check>> {
 }
 
 const AREA: &str = "RFC 1939";
-const NO_APOP: &str = "the greeting carries no <timestamp>: APOP is not offered";
+const NO_APOP: &str = "the greeting carries no APOP timestamp: APOP is not offered";
 /// Greetings compared. Five distinct connections catch a fixed or a slowly changing timestamp
 /// (e.g. one derived from the clock's seconds) without hammering the server.
 const GREETINGS: usize = 5;

@@ -89,7 +89,7 @@ async fn list_octets(ev: Evidence<'_>) -> Step {
     for l in list.iter().take(MAX_MESSAGES as usize) {
         let body = s.retr(l.msg).await?;
         checked += 1;
-        let got = body.data.len() as u64;
+        let got = body.octets;
         if got == l.octets {
             continue;
         }

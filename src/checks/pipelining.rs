@@ -63,7 +63,9 @@ async fn send_batch(s: &mut Session, cmds: &[Command]) -> Step<Outcome> {
     for c in cmds {
         match s.conn().read_response(c.expect()).await {
             Ok(r) => replies.push(r),
-            Err(e @ NetError::Timeout { .. }) => return Ok(Outcome { replies, cut: Some(e.to_string()) }),
+            Err(e @ (NetError::Timeout { .. } | NetError::Slow { .. })) => {
+                return Ok(Outcome { replies, cut: Some(e.to_string()) })
+            }
             Err(e) if e.is_disconnect() => return Ok(Outcome { replies, cut: Some(e.to_string()) }),
             Err(e) => return Err(s.net_error(e, "the pipelined batch")),
         }

@@ -129,7 +129,7 @@ pub fn brief(r: &Response) -> String {
     };
     let mut s = if r.text.is_empty() { status.to_string() } else { format!("{status} {}", r.text) };
     if let Some(b) = &r.body {
-        s.push_str(&format!(" (multi-line, {} lines, {} octets)", b.lines, b.data.len()));
+        s.push_str(&format!(" (multi-line, {} lines, {} octets)", b.lines, b.octets));
     }
     s
 }
@@ -234,9 +234,16 @@ pub async fn probe_each(
                     s = fresh(s).await?;
                     retried = true;
                 }
-                Err(e @ (NetError::Closed { .. } | NetError::Reset { .. } | NetError::Timeout { .. })) => {
+                Err(
+                    e @ (NetError::Closed { .. }
+                    | NetError::Reset { .. }
+                    | NetError::Timeout { .. }
+                    | NetError::Slow { .. }),
+                ) => {
                     let why = match e {
-                        NetError::Timeout { .. } => format!("no reply: {e} (the session stopped answering)"),
+                        NetError::Timeout { .. } | NetError::Slow { .. } => {
+                            format!("no reply: {e} (the session stopped answering)")
+                        }
                         _ => format!("no reply, twice: {e}"),
                     };
                     s.note(format!("`{}`: {why}; going on in a new session", show(p)));

@@ -416,6 +416,9 @@ impl Session {
                 let detail = format!("no reply within {after:?}; the connection stayed open");
                 Outcome { candidate: Some(Candidate::new(Oracle::Hang, keyword, detail)), ..Outcome::default() }
             }
+            e @ NetError::Slow { .. } => {
+                Outcome { candidate: Some(Candidate::new(Oracle::Hang, keyword, e.to_string())), ..Outcome::default() }
+            }
             NetError::Decode(d) => {
                 let v = Violation::LineTooLong { len: 0, limit: 512 };
                 let mut c = violation(&v, keyword);

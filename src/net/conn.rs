@@ -19,9 +19,13 @@ pub struct ConnectOptions {
     /// Longest wait for any single step: connecting, the TLS handshake, or the next byte of a
     /// response. Default 10 s: generous for a loaded server, short enough for CI.
     pub timeout: Duration,
-    /// Longest time one whole response may take, however it trickles in (a server sending one byte
-    /// a second must not hold a test forever). Default 60 s.
+    /// Longest time one whole response may take, however fast it flows. Default 60 s.
     pub response_deadline: Duration,
+    /// Octets per second a reply must average, beyond `timeout`, to keep arriving: a reply may
+    /// take `timeout + octets / min_rate` (within `response_deadline`). A server that drips a byte
+    /// a second gets `timeout` for its greeting, however long it keeps dripping; a 1 MiB message
+    /// at LAN speed is never cut. Default 32 KiB/s, a slow WAN link.
+    pub min_rate: u64,
     pub limits: Limits,
     pub tls: TlsOptions,
 }
@@ -31,6 +35,7 @@ impl Default for ConnectOptions {
         ConnectOptions {
             timeout: Duration::from_secs(10),
             response_deadline: Duration::from_secs(60),
+            min_rate: 32 * 1024,
             limits: Limits::default(),
             tls: TlsOptions::default(),
         }
@@ -47,6 +52,9 @@ pub enum NetError {
     Connect { addr: String, source: io::Error },
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout { what: &'static str, after: Duration },
+    /// Data kept arriving, too slowly to make a whole reply within its deadline.
+    #[error("{}", slow_message(what, *after, *received))]
+    Slow { what: &'static str, after: Duration, received: u64 },
     #[error("the server closed the connection {when}")]
     Closed { when: &'static str, partial: Option<Box<Response>> },
     #[error("connection reset by the server {when}")]
@@ -63,7 +71,24 @@ pub enum NetError {
     Usage(&'static str),
 }
 
+/// "the greeting was incomplete after 10s: 7 octets received, at about 0.7 octets/s".
+fn slow_message(what: &str, after: Duration, received: u64) -> String {
+    let secs = after.as_secs_f64().max(0.001);
+    let rate = received as f64 / secs;
+    let rate = if rate >= 1024.0 { format!("{:.0} KiB/s", rate / 1024.0) } else { format!("{rate:.1} octets/s") };
+    format!(
+        "{what} was incomplete after {}: {received} octets received, at about {rate} (a reply must arrive within \
+         --timeout plus its size at 32 KiB/s)",
+        humantime::format_duration(Duration::from_millis(after.as_millis() as u64))
+    )
+}
+
 impl NetError {
+    /// True when the server was too slow or silent (a deadline, not a refusal).
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, NetError::Timeout { .. } | NetError::Slow { .. })
+    }
+
     /// True when the server ended the connection (close or reset) rather than the tester failing.
     pub fn is_disconnect(&self) -> bool {
         matches!(self, NetError::Closed { .. } | NetError::Reset { .. })
@@ -119,7 +144,8 @@ impl Connection {
 
     /// Reads the greeting (one status line).
     pub async fn greeting(&mut self) -> Result<Response, NetError> {
-        self.read_response(Expect::SingleLine).await
+        let mut decoder = Decoder::new(Expect::SingleLine, self.opts.limits);
+        self.read_labelled(&mut decoder, "the greeting").await
     }
 
     /// Sends a command and reads its reply.
@@ -174,7 +200,18 @@ impl Connection {
 
     /// Reads one response with a prepared decoder (e.g. a CAPA or listing line rule).
     pub async fn read_with(&mut self, decoder: &mut Decoder) -> Result<Response, NetError> {
-        let deadline = Instant::now() + self.opts.response_deadline;
+        self.read_labelled(decoder, "the reply").await
+    }
+
+    /// The read loop: decode what is buffered, read more, until a whole reply. Three bounds: no
+    /// byte for `timeout` (silence), the whole reply within `timeout + octets / min_rate` and
+    /// `response_deadline` (a drip), and the decoder's size limits. A long body is streamed: the
+    /// lines the decoder has scanned leave the buffer (into the transcript, whose entries are
+    /// capped), so memory does not grow with the reply.
+    async fn read_labelled(&mut self, decoder: &mut Decoder, what: &'static str) -> Result<Response, NetError> {
+        let started = Instant::now();
+        let hard = started + self.opts.response_deadline;
+        let received_before = self.received - (self.buf.len() - self.start) as u64;
         loop {
             match decoder.decode(&self.buf[self.start..]) {
                 Ok(Decoded::Complete(resp, used)) => {
@@ -183,7 +220,15 @@ impl Connection {
                     self.consume(used);
                     return Ok(resp);
                 }
-                Ok(Decoded::Incomplete) => {}
+                Ok(Decoded::Incomplete) => {
+                    let scanned = decoder.scanned();
+                    if scanned >= STREAM_CHUNK {
+                        let tls = self.is_tls();
+                        self.transcript.server(tls, &self.buf[self.start..self.start + scanned]);
+                        self.consume(scanned);
+                        decoder.rebase(scanned);
+                    }
+                }
                 Err(e) => {
                     self.record_pending();
                     return Err(e.into());
@@ -196,12 +241,24 @@ impl Connection {
                 let when = if partial.is_some() { "in the middle of a multi-line response" } else { "before replying" };
                 return Err(NetError::Closed { when, partial });
             }
-            let idle = self.opts.timeout.min(deadline.saturating_duration_since(Instant::now()));
+            let got = self.received - received_before;
+            let by_volume = self.opts.timeout + Duration::from_secs_f64(got as f64 / self.opts.min_rate.max(1) as f64);
+            let deadline = (started + by_volume).min(hard);
+            let now = Instant::now();
+            if now >= deadline {
+                self.record_pending();
+                return Err(NetError::Slow { what, after: now - started, received: got });
+            }
+            let idle = self.opts.timeout.min(deadline - now);
             match self.fill(idle).await {
                 Ok(_) => {}
                 Err(NetError::Timeout { .. }) => {
                     self.record_pending();
-                    let what = if Instant::now() >= deadline { "the whole response" } else { "the server's reply" };
+                    let got = self.received - received_before;
+                    if Instant::now() >= deadline && got > 0 {
+                        return Err(NetError::Slow { what, after: started.elapsed(), received: got });
+                    }
+                    let what = if what == "the greeting" { "the greeting" } else { "the server's reply" };
                     return Err(NetError::Timeout { what, after: idle });
                 }
                 Err(e) => {
@@ -422,6 +479,9 @@ async fn write_all<S: AsyncWrite + Unpin>(s: &mut S, bytes: &[u8]) -> io::Result
     s.write_all(bytes).await?;
     s.flush().await
 }
+
+/// A reply's scanned lines leave the buffer once this many octets have piled up.
+const STREAM_CHUNK: usize = 256 * 1024;
 
 /// Resolves and connects, trying each address within the timeout.
 pub async fn tcp_connect(target: &Target, wait: Duration) -> Result<TcpStream, NetError> {

@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn listings_from_body() {
-        let body = Body { data: b"1 120\r\n2 200\r\nbogus\r\n".to_vec(), lines: 3 };
+        let body = Body::whole(b"1 120\r\n2 200\r\nbogus\r\n".to_vec(), 3);
         let (l, v) = scan_listings(&body);
         assert_eq!(l, vec![ScanListing { msg: 1, octets: 120 }, ScanListing { msg: 2, octets: 200 }]);
         assert_eq!(v.len(), 1);

@@ -24,9 +24,16 @@ pub struct Limits {
     /// 512 so over-long replies are *measured* (a violation) rather than cut; bounded so a server
     /// that never sends LF cannot exhaust memory. Default 64 KiB.
     pub max_line: usize,
-    /// Largest total response (status line plus multi-line body) in octets. Default 64 MiB, far
-    /// beyond any test message and small enough for a fuzzer running many sessions.
+    /// Largest protocol reply (status line, listing, CAPA) in octets: far more than any honest
+    /// listing, so an endless one ends fast. Default 16 MiB.
     pub max_response: usize,
+    /// Largest message body (RETR, TOP) counted before giving up. Bodies are streamed — counted
+    /// in full, kept only up to `max_kept` — so this bounds time on an endless body, not memory.
+    /// Default 1 GiB.
+    pub max_message: usize,
+    /// Octets of a body kept for comparison; the rest is counted (`Body::octets`) and marked
+    /// `truncated`. Default 4 MiB: larger than the standard maildrop's biggest message.
+    pub max_kept: usize,
     /// RFC 1939 §3 response-line limit, CRLF included (512). Longer status, listing and CAPA lines
     /// are violations; message bodies (RETR, TOP) are exempt — they carry RFC 5322 lines.
     pub response_line: usize,
@@ -36,7 +43,14 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_line: 64 * 1024, max_response: 64 * 1024 * 1024, response_line: 512, resp_codes: true }
+        Limits {
+            max_line: 64 * 1024,
+            max_response: 16 * 1024 * 1024,
+            max_message: 1024 * 1024 * 1024,
+            max_kept: 4 * 1024 * 1024,
+            response_line: 512,
+            resp_codes: true,
+        }
     }
 }
 
@@ -54,17 +68,38 @@ pub enum Status {
 }
 
 /// A multi-line body with byte-stuffing undone.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Body {
     /// The content as the server means it: each line with its line end as received (CRLF from a
     /// correct server), the stuffing dot removed, the terminating `.` line excluded. For RETR this
-    /// is the message, and its length is the octet count LIST must report (RFC 1939 §11).
+    /// is the message. Only the first [`Limits::max_kept`] octets when `truncated`.
     pub data: Vec<u8>,
-    /// Number of lines.
+    /// Number of lines (all of them, kept or not).
     pub lines: usize,
+    /// Octets of the whole unstuffed body, kept or not: the count LIST must report (RFC 1939 §11).
+    pub octets: u64,
+    /// `data` holds only a prefix: the body was larger than [`Limits::max_kept`].
+    pub truncated: bool,
+}
+
+/// Shows the size and the first octets, never megabytes of content (panics and logs print it).
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("data", &String::from_utf8_lossy(&self.data[..self.data.len().min(120)]))
+            .field("lines", &self.lines)
+            .field("octets", &self.octets)
+            .field("truncated", &self.truncated)
+            .finish()
+    }
 }
 
 impl Body {
+    /// A body kept whole.
+    pub fn whole(data: Vec<u8>, lines: usize) -> Body {
+        Body { octets: data.len() as u64, data, lines, truncated: false }
+    }
+
     /// Lines without their line ends.
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         let data: &[u8] = &self.data;
@@ -151,6 +186,8 @@ pub struct Decoder {
     violations: Vec<Violation>,
     /// CAPA replies get the RFC 2449 line-length rule; listings the RFC 1939 one.
     line_rule: BodyLineRule,
+    /// Octets of this reply the caller has already dropped from the buffer ([`Decoder::rebase`]).
+    drained: usize,
 }
 
 /// Which length rule applies to body lines.
@@ -176,6 +213,7 @@ impl Decoder {
             run_start: 0,
             violations: Vec::new(),
             line_rule: BodyLineRule::Message,
+            drained: 0,
         }
     }
 
@@ -207,9 +245,10 @@ impl Decoder {
             self.run_start = end;
         }
         // Body: scan whole lines from `pos`; lines that need no change stay in the pending run
-        // and are copied in bulk. Reserve what is already here so a body that arrived whole is
-        // copied once, without reallocation.
-        self.body.data.reserve(buf.len().saturating_sub(self.pos));
+        // and are copied in bulk. Reserve what is already here (up to what is kept) so a body
+        // that arrived whole is copied once, without reallocation.
+        let room = self.limits.max_kept.saturating_sub(self.body.data.len());
+        self.body.data.reserve(buf.len().saturating_sub(self.pos).min(room));
         loop {
             let Some(end) = find_line_end(buf, self.pos) else {
                 self.flush_run(buf, self.pos);
@@ -231,13 +270,13 @@ impl Decoder {
                 }
                 // Byte-stuffed line: copy what came before, then the line without its dot.
                 self.flush_run(buf, self.pos);
-                self.body.data.extend_from_slice(&line[1..]);
+                self.keep(&line[1..]);
                 self.run_start = end;
             }
             self.body.lines += 1;
             self.pos = end;
-            if self.pos > self.limits.max_response {
-                return Err(DecodeError::ResponseTooLarge { limit: self.limits.max_response });
+            if self.drained + self.pos > self.size_limit() {
+                return Err(DecodeError::ResponseTooLarge { limit: self.size_limit() });
             }
         }
     }
@@ -250,7 +289,7 @@ impl Decoder {
             return None;
         }
         self.flush_run(buf, self.pos);
-        self.body.data.extend_from_slice(&buf[self.pos..]);
+        self.keep(&buf[self.pos..]);
         self.violations.push(Violation::UnterminatedBody);
         Some(self.finish(buf.len()))
     }
@@ -259,23 +298,66 @@ impl Decoder {
         if buf.len() - self.pos > self.limits.max_line {
             return Err(DecodeError::LineTooLong { limit: self.limits.max_line });
         }
-        if buf.len() > self.limits.max_response {
-            return Err(DecodeError::ResponseTooLarge { limit: self.limits.max_response });
+        if self.drained + buf.len() > self.size_limit() {
+            return Err(DecodeError::ResponseTooLarge { limit: self.size_limit() });
         }
         Ok(Decoded::Incomplete)
     }
 
+    /// The size bound of this reply: a message body may be far larger than a protocol reply.
+    fn size_limit(&self) -> usize {
+        match (self.phase, self.line_rule) {
+            (Phase::Body, BodyLineRule::Message) => self.limits.max_message,
+            _ => self.limits.max_response,
+        }
+    }
+
     fn flush_run(&mut self, buf: &[u8], upto: usize) {
         if upto > self.run_start {
-            self.body.data.extend_from_slice(&buf[self.run_start..upto]);
+            let (from, to) = (self.run_start, upto);
+            self.keep(&buf[from..to]);
         }
         self.run_start = upto;
+    }
+
+    /// Counts body octets, keeping them while under [`Limits::max_kept`].
+    fn keep(&mut self, bytes: &[u8]) {
+        self.body.octets += bytes.len() as u64;
+        let room = self.limits.max_kept.saturating_sub(self.body.data.len());
+        if bytes.len() > room {
+            self.body.truncated = true;
+        }
+        self.body.data.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Octets at the start of the buffer that this decoder has fully processed and no longer
+    /// needs (whole body lines already counted or kept). A caller streaming a large reply may
+    /// drop them, then must call [`Decoder::rebase`] with the same number.
+    pub fn scanned(&self) -> usize {
+        match self.phase {
+            Phase::Body => self.pos.min(self.run_start),
+            Phase::Status => 0,
+        }
+    }
+
+    /// The caller dropped the first `n` octets of the buffer (at most [`Decoder::scanned`]).
+    pub fn rebase(&mut self, n: usize) {
+        let n = n.min(self.scanned());
+        self.pos -= n;
+        self.run_start -= n;
+        self.drained += n;
+    }
+
+    /// True once the status line is read and a multi-line body is being received.
+    pub fn in_body(&self) -> bool {
+        self.phase == Phase::Body
     }
 
     fn finish(&mut self, consumed: usize) -> Response {
         let (status, code, text) = self.status.take().unwrap_or((Status::Unknown, None, String::new()));
         let body = (self.phase == Phase::Body).then(|| std::mem::take(&mut self.body));
-        Response { status, code, text, body, violations: std::mem::take(&mut self.violations), wire_len: consumed }
+        let wire_len = self.drained + consumed;
+        Response { status, code, text, body, violations: std::mem::take(&mut self.violations), wire_len }
     }
 
     /// Records line-level violations: line end form, NUL, length.

@@ -165,7 +165,54 @@ fn resource_limits_are_errors_not_hangs() {
     for _ in 0..200 {
         big.extend_from_slice(b"0123456789\r\n");
     }
-    assert_eq!(decode(&big, Expect::MultiLine, small), Err(DecodeError::ResponseTooLarge { limit: 1000 }));
+    let listing = |limits| Decoder::new(Expect::MultiLine, limits).with_body_rule(BodyLineRule::Listing).decode(&big);
+    assert_eq!(listing(small), Err(DecodeError::ResponseTooLarge { limit: 1000 }));
+    // A message body has its own, larger bound: it is streamed, not held.
+    assert_eq!(decode(&big, Expect::MultiLine, small), Ok(Decoded::Incomplete));
+    let tiny = Limits { max_message: 1000, ..small };
+    assert_eq!(decode(&big, Expect::MultiLine, tiny), Err(DecodeError::ResponseTooLarge { limit: 1000 }));
+}
+
+#[test]
+fn a_body_beyond_max_kept_is_counted_whole_and_kept_in_part() {
+    let limits = Limits { max_kept: 10, ..Limits::default() };
+    let r = match decode(b"+OK\r\n0123456789\r\n..x\r\n.\r\n", Expect::MultiLine, limits).unwrap() {
+        Decoded::Complete(r, _) => r,
+        other => panic!("{other:?}"),
+    };
+    let b = r.body.unwrap();
+    assert_eq!((b.octets, b.lines, b.truncated), (16, 2, true));
+    assert_eq!(b.data, b"0123456789");
+}
+
+#[test]
+fn draining_scanned_octets_mid_body_changes_nothing_but_memory() {
+    let wire = b"+OK 3 lines\r\nfirst\r\n..dot\r\nthird line\r\n.\r\nNEXT";
+    let whole = decode(wire, Expect::MultiLine, Limits::default()).unwrap();
+    // Feed the reply a few octets at a time, dropping what the decoder has scanned each time.
+    let mut d = Decoder::new(Expect::MultiLine, Limits::default());
+    let mut buf: Vec<u8> = Vec::new();
+    let mut fed = 0;
+    let got = loop {
+        let take = (fed + 4).min(wire.len());
+        buf.extend_from_slice(&wire[fed..take]);
+        fed = take;
+        match d.decode(&buf).unwrap() {
+            Decoded::Complete(r, used) => break Decoded::Complete(r, used + fed - buf.len()),
+            Decoded::Incomplete => {
+                let n = d.scanned();
+                buf.drain(..n);
+                d.rebase(n);
+            }
+        }
+    };
+    match (whole, got) {
+        (Decoded::Complete(a, ua), Decoded::Complete(b, ub)) => {
+            assert_eq!(a, b);
+            assert_eq!(ua, ub, "the same octets end the reply");
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -27,6 +27,22 @@ pub(crate) struct Broken {
 pub(crate) enum Problem {
     Mismatch(Mismatch),
     Broken(Broken),
+    /// The reply is larger than the tester keeps for comparison (`Limits::max_kept`): its content
+    /// cannot be judged. Not the server's fault, and not the scenario's.
+    TooLarge(String),
+}
+
+/// The content of `body` when all of it was kept, else why it cannot be compared.
+fn whole(body: &crate::proto::Body) -> Result<&crate::proto::Body, Problem> {
+    if body.truncated {
+        return Err(Problem::TooLarge(format!(
+            "the body is {} octets, more than the {} the tester keeps to compare (only its size and line count \
+             are judged); raise --max-kept to compare it",
+            body.octets,
+            body.data.len()
+        )));
+    }
+    Ok(body)
 }
 
 fn regex_of(p: &Pattern, vars: &Vars, span: Span) -> Result<Regex, Problem> {
@@ -137,7 +153,7 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
             }
             ExpectKind::EachLine(p) => {
                 let re = regex_of(p, vars, e.span)?;
-                need_body()?;
+                whole(need_body()?)?;
                 if let Some((i, l)) = lines.iter().enumerate().find(|(_, l)| !re.is_match(l)) {
                     return mism(
                         format!("body line {} does not match", i + 1),
@@ -148,7 +164,7 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
             }
             ExpectKind::SomeLine(p) => {
                 let re = regex_of(p, vars, e.span)?;
-                need_body()?;
+                whole(need_body()?)?;
                 if !lines.iter().any(|l| re.is_match(l)) {
                     return mism(
                         "no body line matches".into(),
@@ -159,13 +175,13 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
             }
             ExpectKind::NoLine(p) => {
                 let re = regex_of(p, vars, e.span)?;
-                need_body()?;
+                whole(need_body()?)?;
                 if let Some((i, l)) = lines.iter().enumerate().find(|(_, l)| re.is_match(l)) {
                     return mism(format!("body line {} matches", i + 1), format!("no line matching /{re}/"), short(l));
                 }
             }
             ExpectKind::Body(want) | ExpectKind::MessageBody(want) => {
-                need_body()?;
+                whole(need_body()?)?;
                 // `message_body` compares what follows the header's blank line: delivery (LMTP,
                 // SMTP) adds header fields, never body lines.
                 let (lines, what) = match &e.kind {
@@ -198,7 +214,7 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
             }
             ExpectKind::BodyEquals(t) => {
                 let want = octets_of(&t.expand(vars).map_err(|m| broken(e.span, m))?);
-                let got = &need_body()?.data;
+                let got = &whole(need_body()?)?.data;
                 if *got != want {
                     let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
                     let around =
@@ -217,7 +233,7 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
             }
             ExpectKind::Octets(t) => {
                 let n = number(t, vars, e.span)?;
-                let got = need_body()?.data.len() as u64;
+                let got = need_body()?.octets;
                 if got != n {
                     return mism(
                         format!("the unstuffed body is {got} octets, expected {n}"),
@@ -280,7 +296,7 @@ pub(crate) fn capture(c: &Capture, resp: &Response, vars: &mut Vars) -> Result<(
     };
     match c.from {
         CaptureFrom::Body => match &resp.body {
-            Some(b) => vars.set_str(&c.var, latin1(&b.data)),
+            Some(b) => vars.set_str(&c.var, latin1(&whole(b)?.data)),
             None => return miss("the reply has no body to capture".into(), super::track::status_line(resp)),
         },
         CaptureFrom::Text | CaptureFrom::Line | CaptureFrom::Lines => {
@@ -326,7 +342,7 @@ mod tests {
             status,
             code: crate::proto::RespCode::parse_prefix(text),
             text: text.into(),
-            body: body.map(|b| Body { data: b.to_vec(), lines: b.iter().filter(|&&c| c == b'\n').count() }),
+            body: body.map(|b| Body::whole(b.to_vec(), b.iter().filter(|&&c| c == b'\n').count())),
             violations: Vec::new(),
             wire_len: 0,
         }

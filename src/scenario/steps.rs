@@ -221,7 +221,7 @@ impl<'e> Run<'e> {
         let after_refused_login = self.conns.get(&step.on).is_some_and(|c| c.refused_login);
         if let Some(c) = self.conns.get_mut(&step.on) {
             // Gone or hung: either way no QUIT is owed (and none would be answered).
-            if e.is_disconnect() || matches!(e, NetError::Timeout { .. }) {
+            if e.is_disconnect() || e.is_timeout() {
                 c.state = SessionState::Closed;
             }
         }
@@ -268,6 +268,7 @@ impl<'e> Run<'e> {
             NetError::Timeout { after, .. } => {
                 f(&req, &rfc, format!("no reply to {what} within {}", humantime::format_duration(after)), e.to_string())
             }
+            NetError::Slow { .. } => f(&req, &rfc, format!("{e} (the reply to {what})"), e.to_string()),
             NetError::Decode(d) => {
                 f(&req, &rfc, format!("the reply to {what} exceeds the tester's limits: {d}"), d.to_string())
             }
@@ -327,13 +328,16 @@ impl<'e> Run<'e> {
             Some(Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. } | Command::AuthResponse(_))
         );
         let allowance = if login { self.env.auth_allowance() } else { std::time::Duration::ZERO };
+        // Without a step timeout the connection's own bounds (silence, a drip's deadline) decide,
+        // and name what happened; the outer bound is only a backstop for them.
+        let slack = if step.timeout.is_none() { std::time::Duration::from_secs(2) } else { std::time::Duration::ZERO };
         let timeout = step.timeout.unwrap_or(self.env.opts.timeout) + allowance;
         let idle = timeout.max(self.env.opts.timeout);
         let mut decoder = Decoder::new(expect_of(frame), self.env.opts.limits).with_body_rule(body_rule(cmd.as_ref()));
         let c = self.conn_mut(step)?;
         let conn = c.conn.as_mut().expect("conn_mut checked");
         let patience = conn.set_patience(idle);
-        let read = tokio::time::timeout(timeout, conn.read_with(&mut decoder)).await;
+        let read = tokio::time::timeout(timeout + slack, conn.read_with(&mut decoder)).await;
         conn.restore_patience(patience);
         let resp = match read {
             Ok(Ok(r)) => r,
@@ -380,6 +384,7 @@ impl<'e> Run<'e> {
             .or_else(|| step.capture.iter().find_map(|c| expect::capture(c, resp, &mut self.vars).err()));
         match problem {
             None => Ok(()),
+            Some(Problem::TooLarge(why)) => Err(Stop::Error { message: why, span: step.span }),
             Some(Problem::Broken(b)) => {
                 Err(Stop::Error { message: format!("scenario error: {}", b.message), span: b.span })
             }

@@ -274,7 +274,7 @@ mod tests {
             status: Status::Ok,
             code: None,
             text: text.into(),
-            body: body.map(|b| Body { data: b.to_vec(), lines: b.split(|&c| c == b'\n').count() - 1 }),
+            body: body.map(|b| Body::whole(b.to_vec(), b.split(|&c| c == b'\n').count() - 1)),
             violations: Vec::new(),
             wire_len: 0,
         }

@@ -67,6 +67,7 @@ fn setup_error(e: OpenError) -> SetupError {
             e @ (NetError::Connect { .. }
             | NetError::Resolve { .. }
             | NetError::Timeout { .. }
+            | NetError::Slow { .. }
             | NetError::Closed { .. }
             | NetError::Reset { .. }),
         ) => SetupError::Down(e.to_string()),
