@@ -234,3 +234,28 @@ async fn injected_plaintext_read_as_tls_is_safe_and_answered_plaintext_is_not() 
     assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
     assert!(r.requirements.contains(&"2595-handshake-next".to_string()), "{r:?}");
 }
+
+fn err_flood(_: &str, _: usize) -> Reply {
+    Reply::Send("-ERR one\r\n-ERR two\r\n-ERR three\r\n")
+}
+
+#[tokio::test]
+async fn replies_beyond_the_one_asked_for_are_out_of_step_not_refusals() {
+    // Three -ERR lines to every command: the first answers it, the rest are out of step.
+    let mut e = env(scripted(err_flood).await);
+    e.creds = Some(pop3test::net::session::Credentials {
+        user: "u".into(),
+        password: pop3test::net::session::Secret::new("secret-pw"),
+    });
+    let s = load_str("t.yaml", &format!("{HEAD}requires: [credentials]\nsteps:\n  - connect:\n  - login:\n"), None)
+        .unwrap();
+    let r = exec::run(&s, &e).await;
+    assert_eq!(r.verdict, Verdict::Fail, "{r:?}");
+    assert!(r.requirements.contains(&"1939-one-reply".to_string()), "{r:?}");
+    let m = r.message.unwrap();
+    assert!(m.contains("out of step") && !m.contains("credentials"), "{m}");
+    // The same flood seen while a scenario tests NOOP is one observation, named.
+    let o = run_observed(err_flood, HEAD, "  - connect:\n  - send: XYZZY\n    expect: { status: err }\n", &[]).await;
+    assert_eq!(o.result.verdict, Verdict::Pass, "{:?}", o.result);
+    assert_eq!(o.observations.iter().map(|o| o.kind.as_str()).collect::<Vec<_>>(), ["out-of-step"]);
+}

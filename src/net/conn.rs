@@ -294,6 +294,17 @@ impl Connection {
         }
     }
 
+    /// What is buffered beyond the reply just read, when only one reply was asked for (the last
+    /// write held one command): the server is out of step. Free to ask — only what has already
+    /// arrived is looked at.
+    pub fn out_of_step(&self) -> Option<crate::proto::Violation> {
+        let extra = &self.buf[self.start..];
+        (!self.pipelined && !extra.is_empty()).then(|| crate::proto::Violation::OutOfStep {
+            octets: extra.len(),
+            sample: crate::transcript::printable(extra, 80),
+        })
+    }
+
     /// Bytes received but not yet consumed by a response (e.g. plaintext after `+OK` to STLS).
     pub fn buffered(&self) -> &[u8] {
         &self.buf[self.start..]

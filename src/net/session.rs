@@ -108,6 +108,15 @@ pub async fn stls(conn: &mut Connection) -> Result<Response, NetError> {
     Ok(r)
 }
 
+/// Sends `cmd` and reads its reply, marking it when the server sent more than that reply.
+async fn checked(conn: &mut Connection, cmd: &Command) -> Result<Response, NetError> {
+    let mut r = conn.command(cmd).await?;
+    if let Some(v) = conn.out_of_step() {
+        r.violations.push(v);
+    }
+    Ok(r)
+}
+
 /// Runs one login method to its end. `timestamp` is the greeting's APOP timestamp.
 pub async fn login(
     conn: &mut Connection,
@@ -120,40 +129,40 @@ pub async fn login(
     let mut steps = Vec::new();
     let response = match method {
         LoginMethod::UserPass => {
-            let r = conn.command(&Command::User(creds.user.clone())).await?;
+            let r = checked(conn, &Command::User(creds.user.clone())).await?;
             if !r.is_ok() {
                 return Ok(LoginOutcome { response: r, steps });
             }
             steps.push(r);
-            conn.command(&Command::Pass(creds.password.expose().to_string())).await?
+            checked(conn, &Command::Pass(creds.password.expose().to_string())).await?
         }
         LoginMethod::Apop => {
             let Some(ts) = timestamp else {
                 return Err(NetError::Usage("APOP needs a <timestamp> in the greeting, and this server sent none"));
             };
             let digest = apop::digest(ts, creds.password.expose());
-            conn.command(&Command::Apop { name: creds.user.clone(), digest }).await?
+            checked(conn, &Command::Apop { name: creds.user.clone(), digest }).await?
         }
         LoginMethod::SaslPlain => {
-            conn.command(&Command::Auth { mechanism: Some("PLAIN".into()), initial_response: Some(plain()) }).await?
+            checked(conn, &Command::Auth { mechanism: Some("PLAIN".into()), initial_response: Some(plain()) }).await?
         }
         LoginMethod::SaslPlainNoIr => {
-            let r = conn.command(&Command::Auth { mechanism: Some("PLAIN".into()), initial_response: None }).await?;
+            let r = checked(conn, &Command::Auth { mechanism: Some("PLAIN".into()), initial_response: None }).await?;
             if r.status != crate::proto::Status::Continue {
                 return Ok(LoginOutcome { response: r, steps });
             }
             steps.push(r);
-            conn.command(&Command::AuthResponse(plain())).await?
+            checked(conn, &Command::AuthResponse(plain())).await?
         }
         LoginMethod::SaslLogin => {
             let mut r =
-                conn.command(&Command::Auth { mechanism: Some("LOGIN".into()), initial_response: None }).await?;
+                checked(conn, &Command::Auth { mechanism: Some("LOGIN".into()), initial_response: None }).await?;
             for answer in [creds.user.as_bytes(), creds.password.expose().as_bytes()] {
                 if r.status != crate::proto::Status::Continue {
                     return Ok(LoginOutcome { response: r, steps });
                 }
                 steps.push(r);
-                r = conn.command(&Command::AuthResponse(b64(answer))).await?;
+                r = checked(conn, &Command::AuthResponse(b64(answer))).await?;
             }
             r
         }
@@ -203,6 +212,10 @@ pub enum OpenError {
     LoginRefused { method: &'static str, text: String },
     #[error("this needs credentials: pass --user and --password-env")]
     NoCredentials,
+    /// The server sent more than its reply to a login command: its replies no longer belong to
+    /// the commands, so a refusal says nothing about the credentials.
+    #[error("the login cannot be judged: {0}")]
+    OutOfStep(String),
 }
 
 /// Bounded retry budget for logins answered `[IN-USE]`, `[LOGIN-DELAY]` or `[SYS/TEMP]`: servers
@@ -295,6 +308,17 @@ impl Opened {
         }
         self.violations.extend(outcome.response.violations.clone());
         if !outcome.ok() {
+            let stray = outcome
+                .steps
+                .iter()
+                .chain([&outcome.response])
+                .flat_map(|r| &r.violations)
+                .find_map(|v| matches!(v, Violation::OutOfStep { .. }).then(|| v.to_string()));
+            if let Some(v) = stray {
+                return Err(OpenError::OutOfStep(format!(
+                    "the server is out of step ({v}), so the refusal may answer an earlier command"
+                )));
+            }
             return Err(OpenError::LoginRefused { method: method.name(), text: outcome.response.text });
         }
         self.logged_in = true;

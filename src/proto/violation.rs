@@ -47,6 +47,11 @@ pub enum Violation {
     MalformedChallenge { text: String },
     /// A `+ ` continuation where no AUTH exchange was open.
     UnexpectedContinuation,
+    /// More data than the reply to the one command outstanding: a second reply, or lines after
+    /// a multi-line response's terminating `.` (RFC 1939 §3: each command gets one response). The
+    /// replies that follow are out of step with the commands; judging them as answers would blame
+    /// the wrong command (a server flooding `-ERR` lines fails every later login).
+    OutOfStep { octets: usize, sample: String },
 }
 
 impl Violation {
@@ -70,6 +75,7 @@ impl Violation {
             Violation::InvalidUniqueId { .. } => "invalid-unique-id",
             Violation::MalformedChallenge { .. } => "malformed-challenge",
             Violation::UnexpectedContinuation => "unexpected-continuation",
+            Violation::OutOfStep { .. } => "out-of-step",
         }
     }
 
@@ -92,6 +98,7 @@ impl Violation {
         "invalid-unique-id",
         "malformed-challenge",
         "unexpected-continuation",
+        "out-of-step",
     ];
 
     /// Requirement id in the catalogue (`pop3-requirements.md`).
@@ -110,6 +117,7 @@ impl Violation {
             Violation::MalformedScanListing { .. } => "1939-list",
             Violation::MalformedUniqueIdListing { .. } | Violation::InvalidUniqueId { .. } => "1939-uidl-format",
             Violation::MalformedChallenge { .. } | Violation::UnexpectedContinuation => "5034-challenge",
+            Violation::OutOfStep { .. } => "1939-one-reply",
         }
     }
 
@@ -123,7 +131,8 @@ impl Violation {
             | Violation::UnknownStatus { .. }
             | Violation::MissingSeparator { .. }
             | Violation::LineTooLong { .. }
-            | Violation::UnterminatedBody => "RFC 1939 §3",
+            | Violation::UnterminatedBody
+            | Violation::OutOfStep { .. } => "RFC 1939 §3",
             Violation::CapaLineTooLong { .. } => "RFC 2449 §5",
             Violation::MalformedRespCode { .. } => "RFC 2449 §8",
             Violation::MalformedCapability { .. } => "RFC 2449 §6",
@@ -156,6 +165,9 @@ impl fmt::Display for Violation {
             Violation::InvalidUniqueId { uid, reason } => write!(f, "unique-id `{uid}` {reason}"),
             Violation::MalformedChallenge { text } => write!(f, "SASL challenge `{text}` is not base64"),
             Violation::UnexpectedContinuation => write!(f, "`+ ` continuation outside an AUTH exchange"),
+            Violation::OutOfStep { octets, sample } => {
+                write!(f, "{octets} more octets than the reply to the one command sent, out of step: `{sample}`")
+            }
         }
     }
 }
@@ -184,6 +196,7 @@ mod tests {
             Violation::InvalidUniqueId { uid: String::new(), reason: String::new() },
             Violation::MalformedChallenge { text: String::new() },
             Violation::UnexpectedContinuation,
+            Violation::OutOfStep { octets: 0, sample: String::new() },
         ];
         let names: Vec<_> = samples.iter().map(|v| v.name()).collect();
         assert_eq!(names, Violation::NAMES);

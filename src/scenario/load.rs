@@ -21,6 +21,8 @@ pub const REQUIREMENTS: &[&str] = &[
     "1939-unknown",
     "1939-wrong-state",
     "1939-multiline",
+    // Beyond the catalogue: one response per command (RFC 1939 §3), broken by out-of-step data.
+    "1939-one-reply",
     "1939-autologout",
     "1939-lock",
     "1939-quit-authorization",

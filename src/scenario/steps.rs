@@ -339,7 +339,7 @@ impl<'e> Run<'e> {
         let patience = conn.set_patience(idle);
         let read = tokio::time::timeout(timeout + slack, conn.read_with(&mut decoder)).await;
         conn.restore_patience(patience);
-        let resp = match read {
+        let mut resp = match read {
             Ok(Ok(r)) => r,
             Ok(Err(NetError::Closed { partial: Some(p), .. })) => {
                 // A multi-line reply cut short: judge what arrived (UnterminatedBody fails it).
@@ -356,6 +356,15 @@ impl<'e> Run<'e> {
                 return Err(self.lost(step, &what, NetError::Timeout { what: "a reply", after: timeout }));
             }
         };
+        // Anything buffered beyond this reply, when no other reply is due, is out of step. (STLS
+        // and QUIT have their own, more precise checks of what follows their +OK.)
+        let more_due = matches!(&step.action, Action::Pipeline(lines) if idx + 1 < lines.len())
+            || self.conns.get(&step.on).is_some_and(|c| !c.pending.is_empty());
+        if !more_due && !matches!(cmd, Some(Command::Stls | Command::Quit)) {
+            if let Some(v) = self.conns.get(&step.on).and_then(|c| c.conn.as_ref()).and_then(|c| c.out_of_step()) {
+                resp.violations.push(v);
+            }
+        }
         self.track(step, &step.on, cmd.as_ref(), &resp)?;
         self.judge(step, idx, &resp, &describe, default)?;
         if matches!(cmd, Some(Command::Stls)) && resp.is_ok() {

@@ -216,6 +216,19 @@ impl Run<'_> {
         transient: bool,
     ) -> Stop {
         let said = status_line(resp);
+        if let Some((req, rfc, detail)) = self.last_observed.clone() {
+            // The refusal came with a broken invariant (out-of-step data above all): it may not
+            // even be the answer to this login.
+            let mut f = self.fail(
+                step,
+                &req,
+                &rfc,
+                format!("the {} login was refused ({said}), and that reply breaks {req}: {detail}", method.name()),
+            );
+            f.expected = Some("a reply to the login".into());
+            f.actual = Some(said);
+            return Stop::from(f);
+        }
         let test_account = self.env.creds.as_ref().is_some_and(|c| *c == *creds);
         let empty_account = self.env.empty_creds.as_ref().is_some_and(|c| *c == *creds);
         let proven = (test_account && self.env.inventory.login == Support::Yes)
