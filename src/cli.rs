@@ -96,8 +96,13 @@ pub enum Commands {
 #[derive(Debug, Clone, Args)]
 pub struct ConnArgs {
     /// Longest wait for any one step (connect, handshake, next byte of a reply), e.g. 10s, 500ms.
+    /// A whole reply gets this plus its size at 32 KiB/s, so a server dripping bytes is cut too.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     pub timeout: Duration,
+    /// Longest time the whole job may take, e.g. 10m. When it passes, the job stops and writes
+    /// its reports with what it measured, marked incomplete (exit 3 unless something failed).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10m")]
+    pub deadline: Duration,
     /// PEM file of CA certificates to trust instead of the built-in Mozilla roots.
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<PathBuf>,

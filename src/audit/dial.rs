@@ -8,9 +8,18 @@ use crate::net::{ConnectOptions, Connection, NetError, Scheme, Target};
 use crate::proto::{apop, Command, Response};
 use crate::transcript::Transcript;
 use std::future::Future;
-use std::task::Poll;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::timeout;
+
+/// Most connections the audit keeps open at once to one server: well below the per-client limits
+/// servers ship with (Dovecot 10 sessions per user and address, Cyrus and GNU Mailutils 20
+/// processes), and enough that the probes barely wait for one another.
+pub const MAX_SLOTS: usize = 8;
 
 /// Every bound the audit uses, passed in. The defaults keep a loopback audit near one second while
 /// leaving real servers room: the only waits a correct server makes us sit through are `quiet`
@@ -69,9 +78,23 @@ pub struct Ctx {
     pub opts: ConnectOptions,
     pub creds: Option<Credentials>,
     pub waits: Waits,
+    /// Connections the audit may have open at once ([`capacity`]): a probe waits for a slot
+    /// instead of timing out in the server's queue.
+    pub slots: Arc<Semaphore>,
 }
 
 impl Ctx {
+    /// Sets how many connections may be open at once (at least one).
+    pub fn set_slots(&mut self, n: usize) {
+        self.slots = Arc::new(Semaphore::new(n.max(1)));
+    }
+
+    /// Waits for a free connection slot.
+    pub async fn slot(&self) -> OwnedSemaphorePermit {
+        // The semaphore is never closed, so acquiring cannot fail.
+        self.slots.clone().acquire_owned().await.expect("the audit's slots are never closed")
+    }
+
     pub fn new(target: Target, implicit: Option<Target>, creds: Option<Credentials>, waits: Waits) -> Ctx {
         let mut opts = ConnectOptions {
             timeout: waits.step,
@@ -79,7 +102,7 @@ impl Ctx {
             ..ConnectOptions::default()
         };
         opts.tls.insecure = true;
-        Ctx { target, implicit, opts, creds, waits }
+        Ctx { target, implicit, opts, creds, waits, slots: Arc::new(Semaphore::new(MAX_SLOTS)) }
     }
 
     /// The implicit-TLS twin on `port`.
@@ -96,8 +119,19 @@ pub struct Greeted {
     pub timestamp: Option<String>,
 }
 
-/// Connects and reads the greeting. A non-`+OK` greeting is returned, not an error: callers decide.
-pub async fn open(target: &Target, opts: &ConnectOptions) -> Result<Greeted, NetError> {
+/// Connects (once a slot is free: the slot is held as long as the connection) and reads the
+/// greeting. A non-`+OK` greeting is returned, not an error: callers decide.
+pub async fn open(ctx: &Ctx, target: &Target) -> Result<Greeted, NetError> {
+    let slot = ctx.slot().await;
+    let mut conn = Connection::connect(target, &ctx.opts).await?;
+    conn.hold(slot);
+    let greeting = conn.greeting().await?;
+    let timestamp = apop::greeting_timestamp(&greeting.text).map(str::to_string);
+    Ok(Greeted { conn, greeting, timestamp })
+}
+
+/// [`open`] without taking a slot, for a caller that holds one already.
+pub async fn open_unslotted(target: &Target, opts: &ConnectOptions) -> Result<Greeted, NetError> {
     let mut conn = Connection::connect(target, opts).await?;
     let greeting = conn.greeting().await?;
     let timestamp = apop::greeting_timestamp(&greeting.text).map(str::to_string);
@@ -165,6 +199,54 @@ pub async fn finish(mut conn: Connection, quit: bool, wait: Duration) -> Transcr
         let _ = timeout(wait, conn.command(&Command::Quit)).await;
     }
     conn.close(false).await
+}
+
+/// How many connections `ctx.target` serves at once, up to [`MAX_SLOTS`]: that many are opened
+/// together and those greeted within `wait` are counted (servers queue the rest: GNU Mailutils
+/// and Cyrus past their process limit, inetd-style servers past one). Then all are closed. At
+/// least 1, so that a slow or queueing server is audited one connection at a time rather than
+/// timed out.
+pub async fn capacity(ctx: &Ctx, wait: Duration) -> usize {
+    let one = || async {
+        let mut conn = timeout(wait, Connection::connect(&ctx.target, &ctx.opts)).await.ok()?.ok()?;
+        let greeted = matches!(timeout(wait, conn.greeting()).await, Ok(Ok(g)) if g.is_ok());
+        Some((conn, greeted))
+    };
+    let opened = join_all((0..MAX_SLOTS).map(|_| one()).collect()).await;
+    let greeted = opened.iter().filter(|o| matches!(o, Some((_, true)))).count();
+    let closing = opened.into_iter().flatten().map(|(c, g)| finish(c, g, Duration::from_millis(200))).collect();
+    join_all(closing).await;
+    greeted.max(1)
+}
+
+/// A raw stream (TLS version probes) holding a connection slot while it lives.
+pub struct Slotted<S> {
+    inner: S,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl<S> Slotted<S> {
+    pub fn new(inner: S, slot: OwnedSemaphorePermit) -> Self {
+        Slotted { inner, _slot: slot }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Slotted<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Slotted<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// How long QUIT replies are awaited on the way out: they carry no evidence anyone needs.

@@ -60,8 +60,12 @@ pub async fn observe(ctx: &Ctx) -> ImplicitObservation {
     let Some(target) = &ctx.implicit else {
         return obs;
     };
+    let slot = ctx.slot().await;
     let mut conn = match Connection::connect(target, &ctx.opts).await {
-        Ok(c) => c,
+        Ok(mut c) => {
+            c.hold(slot);
+            c
+        }
         Err(e) => {
             obs.state = match &e {
                 NetError::Resolve { .. } | NetError::Connect { .. } => ImplicitState::Unreachable(e.to_string()),

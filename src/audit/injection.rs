@@ -109,7 +109,7 @@ impl Seen {
 /// Runs one variant on a fresh connection; returns what it saw and the connection's evidence.
 pub async fn probe(ctx: &Ctx, variant: Variant) -> (Seen, Evidence) {
     let mut evidence = Evidence::default();
-    let g = match dial::open(&ctx.target, &ctx.opts).await {
+    let g = match dial::open(ctx, &ctx.target).await {
         Ok(g) => g,
         Err(e) => return (Seen::Inconclusive(format!("cannot connect: {e}")), evidence),
     };

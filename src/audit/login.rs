@@ -64,7 +64,12 @@ async fn reach(ctx: &Ctx, via: Via) -> Result<(Option<Connection>, Option<String
         },
         _ => &ctx.target,
     };
-    let g = dial::open(target, &ctx.opts).await?;
+    let g = match dial::open(ctx, target).await {
+        Ok(g) => g,
+        // Nothing listens on the implicit-TLS port: that state does not exist here.
+        Err(NetError::Connect { .. } | NetError::Resolve { .. }) if via == Via::Implicit => return Ok((None, None)),
+        Err(e) => return Err(e),
+    };
     if !g.greeting.is_ok() {
         return Ok((None, None));
     }

@@ -7,7 +7,7 @@
 
 use super::check::{join_and, CheckId, Evidence, Finding, Outcome};
 use super::dial::{self, Ctx, Upgrade};
-use crate::net::{Connection, NetError};
+use crate::net::NetError;
 use crate::proto::{Capabilities, Command, Status};
 use crate::results::Severity;
 use std::collections::HashMap;
@@ -26,47 +26,57 @@ pub struct MechObservation {
     pub evidence: Evidence,
 }
 
-/// Tries each weak mechanism before TLS, then after STLS.
+/// Tries each weak mechanism before TLS and after STLS, each on its own connection and all at
+/// once: servers delay every refused AUTH (Courier 5 s), and six in a row would cost that six times.
 pub async fn observe(ctx: &Ctx) -> MechObservation {
-    let mut obs = MechObservation::default();
-    let g = match dial::open(&ctx.target, &ctx.opts).await {
-        Ok(g) if g.greeting.is_ok() => g,
-        Ok(_) => {
-            obs.error = Some("the greeting was not +OK".into());
-            return obs;
+    let probes: Vec<_> =
+        WEAK_SASL.iter().flat_map(|&m| [(m, false), (m, true)]).map(|(m, tls)| try_mech(ctx, m, tls)).collect();
+    let mut obs = MechObservation { inside_tls: Some(Vec::new()), ..MechObservation::default() };
+    for ((mech, tls), (seen, ev)) in
+        WEAK_SASL.iter().flat_map(|&m| [(m, false), (m, true)]).zip(dial::join_all(probes).await)
+    {
+        obs.evidence.extend(&ev);
+        match (seen, tls) {
+            (Ok(Some(true)), false) => obs.before_tls.push(mech.to_string()),
+            (Ok(Some(true)), true) => obs.inside_tls.get_or_insert_with(Vec::new).push(mech.to_string()),
+            (Ok(Some(false)), _) => {}
+            // STLS did not give a TLS session: nothing can be said of TLS.
+            (Ok(None), _) => obs.inside_tls = None,
+            (Err(e), _) => {
+                obs.error.get_or_insert(e);
+            }
         }
-        Err(e) => {
-            obs.error = Some(format!("cannot connect: {e}"));
-            return obs;
-        }
-    };
-    let mut conn = g.conn;
-    let result = async {
-        obs.before_tls = offered(&mut conn).await?;
-        if let Upgrade::Done { .. } = dial::upgrade(&mut conn, ctx.waits.peek).await? {
-            obs.inside_tls = Some(offered(&mut conn).await?);
-        }
-        Ok::<(), NetError>(())
     }
-    .await;
-    if let Err(e) = result {
-        obs.error = Some(format!("the AUTH probes broke off: {e}"));
-    }
-    let transcript = dial::finish(conn, true, dial::QUIT_WAIT).await;
-    obs.evidence.session("AUTH CRAM-MD5, DIGEST-MD5, NTLM before and after STLS", &transcript);
     obs
 }
 
-async fn offered(conn: &mut Connection) -> Result<Vec<String>, NetError> {
-    let mut found = Vec::new();
-    for mech in WEAK_SASL {
+/// `AUTH mech` on a fresh connection (after STLS when `tls`): `Some(true)` when a `+ ` challenge
+/// came (the exchange is then cancelled with `*`), `None` when TLS could not be reached.
+async fn try_mech(ctx: &Ctx, mech: &str, tls: bool) -> (Result<Option<bool>, String>, Evidence) {
+    let mut ev = Evidence::default();
+    let g = match dial::open(ctx, &ctx.target).await {
+        Ok(g) if g.greeting.is_ok() => g,
+        Ok(_) => return (Err("the greeting was not +OK".into()), ev),
+        Err(e) => return (Err(format!("cannot connect: {e}")), ev),
+    };
+    let mut conn = g.conn;
+    let result = async {
+        if tls && !matches!(dial::upgrade(&mut conn, ctx.waits.peek).await?, Upgrade::Done { .. }) {
+            return Ok(None);
+        }
         let r = conn.command(&Command::Auth { mechanism: Some(mech.into()), initial_response: None }).await?;
-        if r.status == Status::Continue {
-            found.push(mech.to_string());
+        let offered = r.status == Status::Continue;
+        if offered {
             conn.command(&Command::AuthResponse("*".into())).await?;
         }
+        Ok::<_, NetError>(Some(offered))
     }
-    Ok(found)
+    .await
+    .map_err(|e| format!("the AUTH {mech} probe broke off: {e}"));
+    let transcript = dial::finish(conn, true, dial::QUIT_WAIT).await;
+    let place = if tls { "after STLS" } else { "before TLS" };
+    ev.session(&format!("AUTH {mech} {place}"), &transcript);
+    (result, ev)
 }
 
 /// A04: USER, SASL PLAIN or SASL LOGIN in the CAPA sent before TLS. Low when the server refuses
@@ -165,7 +175,7 @@ pub fn decide_a16(sources: &[(&str, &str)]) -> Outcome {
 /// those that could be read (`None`: a greeting without one).
 pub async fn greetings(ctx: &Ctx, n: usize) -> (Vec<Option<String>>, Evidence) {
     let one = || async {
-        match dial::open(&ctx.target, &ctx.opts).await {
+        match dial::open(ctx, &ctx.target).await {
             Ok(g) => {
                 let ts = g.timestamp.clone();
                 let t = dial::finish(g.conn, true, dial::QUIT_WAIT).await;

@@ -6,8 +6,9 @@
 //! POP3-level probes and their decisions: [`stls`] (A01, A02, A08, A09), [`injection`] (A06), [`fixation`] (A18),
 //! [`login`] (A03, A07, A15), [`mechs`] (A04, A05, A16, A17), [`tls_scan`] (A10, A11, A14),
 //! [`certs`] (A12), [`implicit`] (A13). [`check`] is the catalogue of findings, [`dial`] the
-//! shared exchanges and bounds, [`verdict`] the summary line, [`run`] the orchestration and
-//! [`cli`] the command-line arguments.
+//! shared exchanges and bounds (and how many connections the server takes at once), [`verdict`]
+//! the summary line, [`timing`] how much of the time was the server's, [`run`] the orchestration
+//! and [`cli`] the command-line arguments.
 
 pub mod cert;
 pub mod ciphers;
@@ -24,6 +25,7 @@ pub mod login;
 pub mod mechs;
 pub mod run;
 pub mod stls;
+pub mod timing;
 pub mod tls_scan;
 pub mod verdict;
 

@@ -4,7 +4,7 @@
 //! [`Report`] of kind `audit`, rendered afterwards by any report format.
 
 use super::check::{CheckId, Finding, Outcome};
-use super::dial::{Ctx, Waits};
+use super::dial::{self, Ctx, Waits};
 use super::tls_scan::{self, Side};
 use super::{cert, certs, fixation, implicit, injection, login, mechs, stls, verdict};
 use crate::net::session::Credentials;
@@ -58,6 +58,11 @@ pub async fn run(cfg: &AuditConfig) -> Report {
     let mut report = Report::new(RunKind::Audit, cfg.target.to_string());
     let mut ctx = Ctx::new(cfg.target.clone(), cfg.implicit.clone(), cfg.creds.clone(), cfg.waits.clone());
     ctx.opts.tls.server_name = cfg.server_name.clone();
+    // Servers serve a bounded number of connections at once and queue the rest: find the bound
+    // first, so that probes wait for one another instead of timing out in the server's queue.
+    // 3 s: a loaded machine greets late, and an undercount only makes the audit slower.
+    let capacity = dial::capacity(&ctx, cfg.waits.step.min(Duration::from_secs(3))).await;
+    ctx.set_slots(capacity);
     let ctx = &ctx;
     let hello = hello_wait(&cfg.waits);
     let user = cfg.creds.as_ref().map(|c| c.user.as_str());
@@ -194,6 +199,17 @@ pub async fn run(cfg: &AuditConfig) -> Report {
     };
     report.results = out.into_iter().map(|(f, t)| f.into_result(t)).collect();
     report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut notes = Vec::new();
+    if capacity < dial::MAX_SLOTS {
+        notes.push(format!(
+            "the server served {capacity} connection(s) at once (of {} tried), so the probes queued",
+            dial::MAX_SLOTS
+        ));
+    }
+    notes.extend(super::timing::note(&report.results));
+    if let (Some(s), false) = (&mut report.summary, notes.is_empty()) {
+        s.push_str(&format!(" (time: {})", notes.join("; ")));
+    }
     report
 }
 

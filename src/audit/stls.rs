@@ -43,7 +43,7 @@ impl StlsObservation {
 /// Runs the baseline session.
 pub async fn observe(ctx: &Ctx) -> StlsObservation {
     let mut obs = StlsObservation::default();
-    let mut conn = match dial::open(&ctx.target, &ctx.opts).await {
+    let mut conn = match dial::open(ctx, &ctx.target).await {
         Ok(g) => {
             obs.timestamp = g.timestamp;
             obs.greeting = Some(g.greeting.clone());

@@ -6,12 +6,12 @@
 
 use super::check::{join_and, CheckId, Evidence, Finding, Outcome};
 use super::ciphers::SuiteClass;
-use super::dial::{self, Ctx};
+use super::dial::{self, Ctx, Slotted};
 use super::tls_versions::{
     compare_postures, probe_versions, probe_weak_suites, PortPosture, ProtocolVersion, SuiteProbe, VersionProbe,
 };
 use crate::net::conn::tcp_connect;
-use crate::net::{ConnectOptions, Target};
+use crate::net::Target;
 use crate::proto::{Capabilities, Command};
 use crate::results::Severity;
 use std::collections::BTreeSet;
@@ -99,8 +99,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for SkipPlaintext<S> {
 }
 
 /// A raw TCP stream on the plain port, after greeting, STLS and `+OK`: ready for a ClientHello.
-pub async fn stls_stream(target: &Target, opts: &ConnectOptions) -> io::Result<SkipPlaintext<TcpStream>> {
-    let g = dial::open(target, opts).await.map_err(io::Error::other)?;
+pub async fn stls_stream(ctx: &Ctx, target: &Target) -> io::Result<Slotted<SkipPlaintext<TcpStream>>> {
+    let slot = ctx.slot().await;
+    let g = dial::open_unslotted(target, &ctx.opts).await.map_err(io::Error::other)?;
     if !g.greeting.is_ok() {
         return Err(io::Error::other("the greeting was not +OK"));
     }
@@ -110,7 +111,7 @@ pub async fn stls_stream(target: &Target, opts: &ConnectOptions) -> io::Result<S
         return Err(io::Error::other("STLS was refused"));
     }
     let (tcp, rest, _) = conn.into_plain().map_err(io::Error::other)?;
-    Ok(SkipPlaintext::new(tcp, &rest))
+    Ok(Slotted::new(SkipPlaintext::new(tcp, &rest), slot))
 }
 
 /// Version and weak-suite probes of one port.
@@ -165,7 +166,7 @@ fn sni(ctx: &Ctx) -> String {
 
 /// Probes the STLS port: versions and weak suites concurrently, each a series of fresh connections.
 pub async fn scan_stls(ctx: &Ctx, wait: Duration) -> PortScan {
-    let connect = || stls_stream(&ctx.target, &ctx.opts);
+    let connect = || stls_stream(ctx, &ctx.target);
     let sni = sni(ctx);
     let (versions, suites) = tokio::join!(
         probe_versions(connect, Some(&sni), wait),
@@ -176,7 +177,10 @@ pub async fn scan_stls(ctx: &Ctx, wait: Duration) -> PortScan {
 
 /// Probes the implicit-TLS port the same way over plain TCP connections.
 pub async fn scan_implicit(ctx: &Ctx, target: &Target, wait: Duration) -> PortScan {
-    let connect = || async { tcp_connect(target, wait).await.map_err(io::Error::other) };
+    let connect = || async {
+        let slot = ctx.slot().await;
+        tcp_connect(target, wait).await.map(|s| Slotted::new(s, slot)).map_err(io::Error::other)
+    };
     let sni = sni(ctx);
     let (versions, suites) = tokio::join!(
         probe_versions(connect, Some(&sni), wait),

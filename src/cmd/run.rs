@@ -100,11 +100,23 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
     let mut report = Report::new(RunKind::Run, target_label(&env, builtin_server));
     let clock = Instant::now();
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let deadline = args.conn.deadline;
     let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\ninterrupted: stopping; the report will hold the results so far (incomplete)");
-            let _ = cancel_tx.send(true);
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                if r.is_err() {
+                    return;
+                }
+                eprintln!("\ninterrupted: stopping; the report will hold the results so far (incomplete)");
+            }
+            _ = tokio::time::sleep(deadline) => {
+                eprintln!(
+                    "\nthe --deadline of {} passed: stopping; the report will hold the results so far (incomplete)",
+                    humantime::format_duration(deadline)
+                );
+            }
         }
+        let _ = cancel_tx.send(true);
     });
     let outcome = runner::run_suite(items, env, args.jobs.into(), reseed, cancel_rx).await;
     report.server = outcome.server;
@@ -120,7 +132,7 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
     let code = super::finish(&report, &args.reports, args.fail_on, global);
     if report.incomplete && code == exit::OK {
         // An interrupted run proved nothing about the checks it never ran.
-        eprintln!("error: the run was interrupted; results are incomplete");
+        eprintln!("error: the run was cut short (Ctrl-C or --deadline); results are incomplete");
         return exit::TESTER_ERROR;
     }
     code

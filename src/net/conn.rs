@@ -117,9 +117,22 @@ pub struct Connection {
     pipelined: bool,
     /// Octets read from the server so far (after TLS decryption).
     received: u64,
+    /// Whatever the caller wants released with the connection (e.g. a slot of a bounded pool of
+    /// connections to one server), dropped when the connection is.
+    held: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Connection {
+    /// Keeps `guard` alive as long as the connection (see `held`).
+    pub fn hold(&mut self, guard: impl std::any::Any + Send + Sync) {
+        self.held.push(Box::new(guard));
+    }
+
+    /// Gives back what [`Connection::hold`] kept (before [`Connection::into_plain`] drops it).
+    pub fn take_held(&mut self) -> Vec<Box<dyn std::any::Any + Send + Sync>> {
+        std::mem::take(&mut self.held)
+    }
+
     /// Opens TCP (and TLS for `pop3s`). Does not read the greeting: see [`Connection::greeting`].
     pub async fn connect(target: &Target, opts: &ConnectOptions) -> Result<Connection, NetError> {
         let tcp = tcp_connect(target, opts.timeout).await?;
@@ -134,6 +147,7 @@ impl Connection {
             eof: false,
             pipelined: false,
             received: 0,
+            held: Vec::new(),
         };
         conn.transcript.note(false, format!("connected to {}", target.authority()));
         if target.scheme == Scheme::ImplicitTls {

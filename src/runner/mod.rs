@@ -165,6 +165,10 @@ fn family_skip(item: &Item, env: &Env) -> Option<String> {
     })
 }
 
+/// Longest a Rust check may run (scenarios have their own `timeout`, 30 s by default): the
+/// slowest ones walk every message several times.
+const CHECK_LIMIT: Duration = Duration::from_secs(120);
+
 /// A Rust check's declared need of the maildrop or accounts (`messages 1`, `seed`...) that this
 /// target does not meet, as the scenarios' `requires` are judged.
 fn unmet_data_need(info: &crate::checks::CheckInfo, env: &Env) -> Option<String> {
@@ -201,7 +205,23 @@ fn run_item(item: Item, env: Arc<Env>) -> ItemFuture {
                     inventory: env.inventory.clone(),
                     apop_secret: env.apop_secret.clone(),
                 };
-                (c.run(&ctx).await, Vec::new())
+                let info = c.info();
+                // Bounded like a scenario: a server too slow for every reply cannot hold the run.
+                let limit = CHECK_LIMIT + env.auth_allowance() * 4;
+                match tokio::time::timeout(limit, c.run(&ctx)).await {
+                    Ok(r) => (r, Vec::new()),
+                    Err(_) => {
+                        let mut r = errored(
+                            &Item::Check(c.clone()),
+                            format!(
+                                "the check did not finish within {}: the server's replies were too slow for it",
+                                humantime::format_duration(limit)
+                            ),
+                        );
+                        r.requirements = info.requirements.iter().map(|s| s.to_string()).collect();
+                        (r, Vec::new())
+                    }
+                }
             }
         }
     })
