@@ -96,6 +96,8 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
         (n, _) => Some(n.unwrap_or(10_000)),
     };
     cfg.duration = args.duration;
+    // --duration is a deadline, not a wish; --deadline bounds a run of --cases too.
+    cfg.deadline = Some(args.duration.map_or(args.conn.deadline, |d| d.min(args.conn.deadline)));
     cfg.jobs = args.jobs.max(1);
     cfg.contexts = contexts;
     cfg.mix = args.mix;

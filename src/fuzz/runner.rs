@@ -55,6 +55,9 @@ pub struct FuzzConfig {
     pub session_cases: u64,
     /// How long to wait, backing off, for a server that stopped greeting.
     pub down_budget: Duration,
+    /// The whole run ends by this time however the server behaves (`--duration`, `--deadline`):
+    /// workers still blocked in a reply a moment later are abandoned, their findings kept.
+    pub deadline: Option<Duration>,
 }
 
 impl FuzzConfig {
@@ -79,12 +82,16 @@ impl FuzzConfig {
             logins: 1,
             session_cases: 256,
             down_budget: Duration::from_secs(30),
+            deadline: None,
         }
     }
 }
 
 /// How many past cases a session keeps for prefix minimisation.
 const HISTORY: usize = 32;
+/// Cases in a row without any reply after which the server is taken to have stopped answering:
+/// each costs a full timeout, so going on would spend the whole budget waiting.
+const HANGS_IN_A_ROW: u32 = 3;
 
 enum Slot {
     InProgress,
@@ -105,6 +112,10 @@ pub(crate) struct Shared {
     pub incomplete: AtomicBool,
     /// Consecutive errors after which the server closes (0: not seen).
     policy_limit: AtomicU32,
+    /// Consecutive cases that got no reply at all (see [`HANGS_IN_A_ROW`]).
+    hangs_in_a_row: AtomicU32,
+    /// Why the last session could not be set up (for a run in which no case ran).
+    last_setup_error: Mutex<Option<String>>,
     findings: Mutex<BTreeMap<FindingKey, (Slot, u64)>>,
     unavailable: Mutex<BTreeMap<Context, String>>,
     logins: Arc<tokio::sync::Semaphore>,
@@ -124,6 +135,50 @@ impl Shared {
             || self.cfg.cancel.load(Relaxed)
             || self.cfg.cases.is_some_and(|n| index >= n)
             || self.cfg.duration.is_some_and(|d| self.start.elapsed() >= d)
+            || self.time_left().is_zero()
+    }
+
+    /// Time until the run's deadline (a long time when there is none).
+    fn time_left(&self) -> Duration {
+        match self.cfg.deadline {
+            Some(d) => d.saturating_sub(self.start.elapsed()),
+            None => Duration::from_secs(24 * 3600),
+        }
+    }
+
+    /// A case got no reply (`hang`) or one (any other outcome). After [`HANGS_IN_A_ROW`] hangs
+    /// the server has stopped answering: a liveness finding, and the run ends.
+    fn note_reply(&self, hang: bool, context: &str, keyword: &str) {
+        if !hang {
+            self.hangs_in_a_row.store(0, Relaxed);
+            return;
+        }
+        let n = self.hangs_in_a_row.fetch_add(1, Relaxed) + 1;
+        if n >= HANGS_IN_A_ROW {
+            let why = format!(
+                "{n} cases in a row got no reply within {:?} while the connection stayed open: the server \
+                 stopped answering (liveness), so the run ends instead of spending its budget waiting",
+                self.cfg.env.opts.timeout
+            );
+            self.liveness(context, keyword, why);
+        }
+    }
+
+    /// A liveness finding (the server stopped answering, or no case could run) that ends the run.
+    fn liveness(&self, context: &str, keyword: &str, detail: String) {
+        let key = FindingKey {
+            oracle: Oracle::ServerDown,
+            reason: String::new(),
+            keyword: keyword.into(),
+            context: context.into(),
+        };
+        let mut c = Candidate::new(Oracle::ServerDown, keyword, detail);
+        c.reason = super::oracle::Reason::None;
+        let finding = Finding::new(key.clone(), c, None, (0, 0), Vec::new());
+        if self.claim(&key) {
+            self.settle(&key, Some(finding));
+        }
+        self.stop.store(true, Relaxed);
     }
 
     /// Claims `key`: true when this caller should confirm it (first sighting).
@@ -159,15 +214,16 @@ impl Shared {
     /// Waits for a greeting, backing off exponentially (50 ms doubling to 5 s) within the budget.
     async fn await_alive(&self) -> bool {
         let start = Instant::now();
+        let budget = self.cfg.down_budget.min(self.time_left());
         let mut delay = Duration::from_millis(50);
         for _ in 0..40 {
             if alive(&self.cfg.env).await {
                 return true;
             }
-            if start.elapsed() >= self.cfg.down_budget {
+            if start.elapsed() >= budget {
                 break;
             }
-            tokio::time::sleep(delay.min(self.cfg.down_budget.saturating_sub(start.elapsed()))).await;
+            tokio::time::sleep(delay.min(budget.saturating_sub(start.elapsed()))).await;
             delay = (delay * 2).min(Duration::from_secs(5));
         }
         false
@@ -238,6 +294,8 @@ impl Shared {
                     return Some(s);
                 }
                 Err(SetupError::Down(why)) => {
+                    *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("{}: {why}", ctx.name()));
                     if !self.await_alive().await {
                         self.server_down("any", "(connect)", None, &why);
                         return None;
@@ -245,6 +303,8 @@ impl Shared {
                 }
                 Err(SetupError::Unavailable(why)) if why.contains("IN-USE") => {}
                 Err(SetupError::Unavailable(why)) => {
+                    *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(format!("{}: {why}", ctx.name()));
                     self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
                 }
             }
@@ -281,6 +341,8 @@ impl Shared {
             return;
         }
         let env = &self.cfg.env;
+        // Shrinking fits in what is left of the run: near the deadline a finding is kept as found.
+        let budget = Budget { time: self.cfg.shrink.time.min(self.time_left()), ..self.cfg.shrink };
         let mut stats = ShrinkStats::default();
         let alone = Repro { context: ctx, prefix: Vec::new(), trigger: trigger.clone() };
         stats.replays += 1;
@@ -294,13 +356,13 @@ impl Shared {
                 self.settle(&key, None);
                 return;
             }
-            shrink::minimise_prefix(env, &mut full, &key, self.cfg.shrink, &mut stats).await;
+            shrink::minimise_prefix(env, &mut full, &key, budget, &mut stats).await;
             full
         };
         let original = repro.trigger.len();
         let mut tree = shrink::case_tree(self.cfg.seed, index, self.cfg.mix);
         if tree.current().render() == repro.trigger {
-            shrink::minimise_trigger(env, &mut repro, &mut tree, &key, self.cfg.shrink, &mut stats).await;
+            shrink::minimise_trigger(env, &mut repro, &mut tree, &key, budget, &mut stats).await;
         }
         let n = self.cfg.confirmations.max(1);
         let (hits, transcript, did_stls) = shrink::confirm(env, &repro, &key, n).await;
@@ -479,6 +541,8 @@ async fn worker(sh: Arc<Shared>, w: usize) {
         };
         let ran = (at + 1).min(cases.len());
         sh.cases.fetch_add(ran as u64, Relaxed);
+        let hang = outcome.candidate.as_ref().is_some_and(|c| c.oracle == Oracle::Hang);
+        sh.note_reply(hang, s.context.name(), &cases[at.min(cases.len() - 1)].keyword());
         // Cases of a batch after the one that ended it were sent but not judged: again later.
         source.put_back(indices[ran..].iter().copied().zip(cases[ran..].iter().cloned()));
         s.take_transcript();
@@ -543,6 +607,8 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         stop: AtomicBool::new(false),
         incomplete: AtomicBool::new(false),
         policy_limit: AtomicU32::new(0),
+        hangs_in_a_row: AtomicU32::new(0),
+        last_setup_error: Mutex::new(None),
         findings: Mutex::new(BTreeMap::new()),
         unavailable: Mutex::new(BTreeMap::new()),
     });
@@ -565,16 +631,39 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         .collect();
     drop(done_tx);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
+    // At the deadline the workers are told to stop; one blocked in a reply gets a short grace,
+    // then is abandoned (its thread ends with the process): the run ends on time, whatever the
+    // server does, with every finding settled so far.
+    let deadline = shared.cfg.deadline.map(|d| tokio::time::Instant::from_std(shared.start + d));
+    let mut abandoned = false;
     loop {
         tokio::select! {
             ended = done_rx.recv() => if ended.is_none() { break },
             _ = tick.tick() => progress.tick(&shared, false),
+            _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+                shared.stop.store(true, Relaxed);
+                let grace = shared.cfg.deadline.map_or(Duration::ZERO, |d| (d / 50).clamp(Duration::from_millis(200), Duration::from_secs(2)));
+                let finished = tokio::time::timeout(grace, async { while done_rx.recv().await.is_some() {} }).await;
+                abandoned = finished.is_err();
+                break;
+            }
         }
     }
     let elapsed = shared.start.elapsed();
     progress.tick(&shared, true);
-    for h in handles.into_iter().flatten() {
-        let _ = h.join();
+    if !abandoned {
+        for h in handles.into_iter().flatten() {
+            let _ = h.join();
+        }
+    }
+    if shared.cases.load(Relaxed) == 0 && shared.findings_count() == 0 && !shared.cfg.cancel.load(Relaxed) {
+        // Never a clean pass on nothing: say why no case could run.
+        let why = shared.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let detail = match why {
+            Some(w) => format!("no case could run: every session failed while being set up ({w})"),
+            None => "no case could run before the run's time ended".to_string(),
+        };
+        shared.liveness("any", "(setup)", detail);
     }
     let findings: Vec<Finding> = std::mem::take(&mut *shared.lock())
         .into_values()
@@ -601,6 +690,6 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         findings,
         regressions,
         unavailable: unavailable.into_iter().map(|(c, why)| (c.name().to_string(), why)).collect(),
-        incomplete: shared.incomplete.load(Relaxed) || cfg.cancel.load(Relaxed),
+        incomplete: shared.incomplete.load(Relaxed) || cfg.cancel.load(Relaxed) || abandoned,
     }
 }
