@@ -72,7 +72,28 @@ pub async fn main(args: AuditArgs, global: &GlobalArgs) -> i32 {
         }
     };
 
-    let mut report = run(&cfg).await;
+    let deadline = args.conn.deadline;
+    let mut report = match tokio::time::timeout(deadline, run(&cfg)).await {
+        Ok(r) => r,
+        Err(_) => {
+            // Every probe is bounded on its own; this is the backstop for the whole.
+            let mut r = crate::results::Report::new(crate::results::RunKind::Audit, cfg.target.to_string());
+            r.incomplete = true;
+            let mut e = crate::results::CheckResult::new(
+                "pop3test/deadline",
+                "The audit finishes within --deadline",
+                "setup",
+                crate::results::Verdict::Error,
+            );
+            e.message = Some(format!(
+                "the audit did not finish within --deadline {}: the server answered too slowly for its probes",
+                humantime::format_duration(deadline)
+            ));
+            r.results.push(e);
+            r.duration_ms = deadline.as_secs_f64() * 1000.0;
+            r
+        }
+    };
     if let Some(h) = handle {
         report.target = format!("{} (built-in server)", report.target);
         h.shutdown().await;

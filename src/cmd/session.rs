@@ -25,7 +25,14 @@ pub async fn main(args: SessionArgs, global: &GlobalArgs) -> i32 {
             return exit::TESTER_ERROR;
         }
     };
-    let result = walk(&mut conn, &args, creds.as_ref()).await;
+    let deadline = args.conn.deadline;
+    let result = match tokio::time::timeout(deadline, walk(&mut conn, &args, creds.as_ref())).await {
+        Ok(r) => r,
+        Err(_) => {
+            conn.note(format!("the --deadline of {} passed", humantime::format_duration(deadline)));
+            Err(NetError::Timeout { what: "the session to end (--deadline)", after: deadline })
+        }
+    };
     let violations = match &result {
         Ok(v) => *v,
         Err(_) => 0,
