@@ -123,17 +123,15 @@ pub struct Greeted {
 /// greeting. A non-`+OK` greeting is returned, not an error: callers decide.
 pub async fn open(ctx: &Ctx, target: &Target) -> Result<Greeted, NetError> {
     let slot = ctx.slot().await;
-    let mut conn = Connection::connect(target, &ctx.opts).await?;
+    let (mut conn, greeting) = crate::net::session::connect_greeted(target, &ctx.opts).await?;
     conn.hold(slot);
-    let greeting = conn.greeting().await?;
     let timestamp = apop::greeting_timestamp(&greeting.text).map(str::to_string);
     Ok(Greeted { conn, greeting, timestamp })
 }
 
 /// [`open`] without taking a slot, for a caller that holds one already.
 pub async fn open_unslotted(target: &Target, opts: &ConnectOptions) -> Result<Greeted, NetError> {
-    let mut conn = Connection::connect(target, opts).await?;
-    let greeting = conn.greeting().await?;
+    let (conn, greeting) = crate::net::session::connect_greeted(target, opts).await?;
     let timestamp = apop::greeting_timestamp(&greeting.text).map(str::to_string);
     Ok(Greeted { conn, greeting, timestamp })
 }
@@ -201,22 +199,11 @@ pub async fn finish(mut conn: Connection, quit: bool, wait: Duration) -> Transcr
     conn.close(false).await
 }
 
-/// How many connections `ctx.target` serves at once, up to [`MAX_SLOTS`]: that many are opened
-/// together and those greeted within `wait` are counted (servers queue the rest: GNU Mailutils
-/// and Cyrus past their process limit, inetd-style servers past one). Then all are closed. At
-/// least 1, so that a slow or queueing server is audited one connection at a time rather than
-/// timed out.
+/// How many connections `ctx.target` serves at once, up to [`MAX_SLOTS`] (see
+/// [`crate::net::session::capacity`]): the audit then keeps at most that many open, so that a
+/// slow or queueing server is audited one connection at a time rather than timed out.
 pub async fn capacity(ctx: &Ctx, wait: Duration) -> usize {
-    let one = || async {
-        let mut conn = timeout(wait, Connection::connect(&ctx.target, &ctx.opts)).await.ok()?.ok()?;
-        let greeted = matches!(timeout(wait, conn.greeting()).await, Ok(Ok(g)) if g.is_ok());
-        Some((conn, greeted))
-    };
-    let opened = join_all((0..MAX_SLOTS).map(|_| one()).collect()).await;
-    let greeted = opened.iter().filter(|o| matches!(o, Some((_, true)))).count();
-    let closing = opened.into_iter().flatten().map(|(c, g)| finish(c, g, Duration::from_millis(200))).collect();
-    join_all(closing).await;
-    greeted.max(1)
+    crate::net::session::capacity(&ctx.target, &ctx.opts, MAX_SLOTS, wait).await
 }
 
 /// A raw stream (TLS version probes) holding a connection slot while it lives.

@@ -99,14 +99,16 @@ impl<'a> Evidence<'a> {
     /// Only the connection (TLS for `pop3s`) and the greeting: no CAPA, no STLS.
     pub async fn greet(&self, purpose: &str) -> Step<Session> {
         let (label, offset_ms) = self.begin(purpose);
-        let mut conn = match Connection::connect(&self.ctx.target, &self.ctx.opts).await {
-            Ok(c) => c,
+        let (conn, greeting) = match session::connect_greeted(&self.ctx.target, &self.ctx.opts).await {
+            Ok((c, g)) => {
+                let ts = crate::proto::apop::greeting_timestamp(&g.text).map(str::to_string);
+                (c, Ok((g, ts)))
+            }
             Err(e) => {
                 self.note(format!("{label}: {e}"));
                 return Err(e.into());
             }
         };
-        let greeting = session::greeting(&mut conn).await;
         let mut s = Session {
             conn: Some(conn),
             greeting: Response {

@@ -120,6 +120,9 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
     });
     let outcome = runner::run_suite(items, env, args.jobs.into(), reseed, cancel_rx).await;
     report.server = outcome.server;
+    if !outcome.notes.is_empty() {
+        report.summary = Some(format!("adapted to the server: {}", outcome.notes.join("; ")));
+    }
     report.results = outcome.results;
     report.incomplete = outcome.incomplete;
     ctrl_c.abort();

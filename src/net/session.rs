@@ -76,6 +76,91 @@ impl LoginOutcome {
     }
 }
 
+/// How long [`connect_greeted`] keeps retrying a server that closes new connections before
+/// greeting: past a rate limit such as popa3d's (50 sessions per source in 10 s), a slot frees
+/// within its window.
+pub const GREETING_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// Connects and reads the greeting. A server that closes (or resets) a new connection before
+/// greeting is usually at a connection limit (Courier: 4 per address; popa3d: a rate per source):
+/// that is retried with a doubling back-off within [`GREETING_RETRY_BUDGET`], and the transcript
+/// of the connection that made it says how many were turned away.
+pub async fn connect_greeted(
+    target: &super::Target,
+    opts: &super::ConnectOptions,
+) -> Result<(Connection, Response), NetError> {
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(100);
+    let mut turned_away = 0u32;
+    loop {
+        let mut conn = Connection::connect(target, opts).await?;
+        match conn.greeting().await {
+            Ok(g) => {
+                if turned_away > 0 {
+                    conn.note(format!(
+                        "the server closed {turned_away} earlier connection(s) without a greeting (a connection limit); \
+                         this one got in after {:.1} s",
+                        start.elapsed().as_secs_f64()
+                    ));
+                }
+                return Ok((conn, g));
+            }
+            Err(e @ (NetError::Closed { partial: None, .. } | NetError::Reset { .. })) => {
+                if start.elapsed() + delay > GREETING_RETRY_BUDGET {
+                    return Err(e);
+                }
+                turned_away += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// How many connections `target` serves at once, up to `max`: that many are opened together and
+/// those greeted within `wait` are counted (servers queue or refuse the rest: GNU Mailutils and
+/// Cyrus past their process limit, Courier past 4 per address, inetd-style servers past one).
+/// Then all are closed. At least 1.
+pub async fn capacity(
+    target: &super::Target,
+    opts: &super::ConnectOptions,
+    max: usize,
+    wait: std::time::Duration,
+) -> usize {
+    let one = || async {
+        let mut conn = tokio::time::timeout(wait, Connection::connect(target, opts)).await.ok()?.ok()?;
+        let greeted = matches!(tokio::time::timeout(wait, conn.greeting()).await, Ok(Ok(g)) if g.is_ok());
+        Some((conn, greeted))
+    };
+    let mut pending: Vec<_> = (0..max).map(|_| Box::pin(one())).collect();
+    let mut opened = Vec::new();
+    // All at once, on this task (the futures borrow).
+    std::future::poll_fn(|cx| {
+        let mut i = 0;
+        while i < pending.len() {
+            if let std::task::Poll::Ready(v) = std::future::Future::poll(pending[i].as_mut(), cx) {
+                opened.push(v);
+                drop(pending.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    let greeted = opened.iter().filter(|o| matches!(o, Some((_, true)))).count();
+    for (conn, _) in opened.into_iter().flatten() {
+        // No QUIT: its reply is one more wait; the server sees the close at once.
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(200), conn.close(false)).await;
+    }
+    greeted.max(1)
+}
+
 /// Reads the greeting and returns it with its APOP timestamp, if any.
 pub async fn greeting(conn: &mut Connection) -> Result<(Response, Option<String>), NetError> {
     let g = conn.greeting().await?;
@@ -257,8 +342,8 @@ async fn open_once(
     if login_wanted && creds.is_none() {
         return Err(OpenError::NoCredentials);
     }
-    let mut conn = Connection::connect(target, opts).await?;
-    let (greeting, timestamp) = greeting(&mut conn).await?;
+    let (mut conn, greeting) = connect_greeted(target, opts).await?;
+    let timestamp = apop::greeting_timestamp(&greeting.text).map(str::to_string);
     let mut violations = greeting.violations.clone();
     if !greeting.is_ok() {
         return Err(OpenError::BadGreeting(greeting.text));

@@ -345,6 +345,8 @@ pub struct SuiteOutcome {
     pub server: crate::results::ServerInfo,
     pub results: Vec<CheckResult>,
     pub incomplete: bool,
+    /// What the run adapted to (the server's connection limit, its failed-login delay).
+    pub notes: Vec<String>,
 }
 
 /// Probes the server, then runs `items`: what `pop3test run` does between loading and rendering.
@@ -364,7 +366,7 @@ pub async fn run_suite(
     let mut results = Vec::new();
     if let Some(why) = &p.unreachable {
         results.push(probe_error(why));
-        return SuiteOutcome { server: p.server, results, incomplete: false };
+        return SuiteOutcome { server: p.server, results, incomplete: false, notes: Vec::new() };
     }
     let mut items = items;
     if let Some(why) = &p.login_refused {
@@ -376,13 +378,35 @@ pub async fn run_suite(
         env.creds = None;
         items = rest;
     }
+    // A check may hold two connections (a second session, a lock test): run no more at once than
+    // the server serves (Courier: 4 per address), so none waits in its queue or is turned away.
+    let capacity = crate::net::session::capacity(&env.target, &env.opts, MAX_CONNECTIONS, Duration::from_secs(3)).await;
+    let fit = (capacity / 2).max(1);
+    let mut notes = Vec::new();
+    if fit < jobs {
+        notes.push(format!(
+            "the server served {capacity} connection(s) at once (of {MAX_CONNECTIONS} tried): {fit} check(s) ran at a time"
+        ));
+    }
+    let jobs = jobs.min(fit);
     let opts = RunOptions { jobs, reseed, serialise_logins: p.locks };
     let outcome = run(items, env, opts, cancel).await;
     results.extend(outcome.results);
     let seen = incidental::results(outcome.observations, &mut results);
     results.extend(seen);
-    SuiteOutcome { server: p.server, results, incomplete: outcome.incomplete }
+    if let Some(d) = p.inventory.auth_delay.filter(|d| d.noticeable()) {
+        notes.push(format!(
+            "a failed login was answered after {:.1} s and the next login took {:.1} s: the checks that fail \
+             logins on purpose ran last, with waits that allow for it",
+            d.failed.as_secs_f64(),
+            d.next.as_secs_f64()
+        ));
+    }
+    SuiteOutcome { server: p.server, results, incomplete: outcome.incomplete, notes }
 }
+
+/// Connections opened together to find how many the server serves at once.
+const MAX_CONNECTIONS: usize = 8;
 
 fn probe_error(why: &str) -> CheckResult {
     let mut r =

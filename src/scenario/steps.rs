@@ -4,7 +4,7 @@
 use super::expect::{self, Problem};
 use super::{Conn, Failure, Run, Stop};
 use crate::inventory::Support;
-use crate::net::{Connection, NetError};
+use crate::net::NetError;
 use crate::proto::{apop, BodyLineRule, Command, Decoder, Expect, Response, SessionState};
 use crate::scenario::model::*;
 use crate::scenario::template::{Template, Value};
@@ -449,14 +449,18 @@ impl<'e> Run<'e> {
             _ => self.env.target.clone(),
         };
         let opened_ms = self.started.elapsed().as_secs_f64() * 1000.0;
-        let mut conn = match Connection::connect(&target, &self.env.opts).await {
-            Ok(c) => c,
-            Err(e) => {
+        // A server at its connection limit closes new connections before greeting: retried,
+        // bounded (see `connect_greeted`).
+        let (conn, greeting) = match crate::net::session::connect_greeted(&target, &self.env.opts).await {
+            Ok((c, g)) => (c, Ok::<_, NetError>(g)),
+            Err(e @ (NetError::Connect { .. } | NetError::Resolve { .. })) => {
                 return Err(self.error(step, format!("cannot open connection `{on}` to {}: {e}", target.authority())))
+            }
+            Err(e) => {
+                return Err(self.error(step, format!("no greeting on connection `{on}`: {e}")));
             }
         };
         let tls = conn.is_tls();
-        let greeting = conn.greeting().await;
         self.conns.insert(
             on.clone(),
             Conn {
