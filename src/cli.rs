@@ -18,6 +18,7 @@ Examples:
   pop3test session pop3://127.0.0.1:1110 --stls --user mrose --password-env PW
   pop3test report render run.json --format html -o run.html
   pop3test check scenarios/                   validate scenario files without a server
+  pop3test seed --user alice --mbox /var/mail/alice --owner alice:mail   the standard maildrop, for checks that need it
 
 Exit codes: 0 ok, 1 usage, 2 scenario file error, 3 tester could not run, 4 conformance failures,
 5 security findings at or above --fail-on.";
@@ -90,6 +91,10 @@ pub enum Commands {
     /// certificates; findings A01-A18 and a verdict line.)
     /// Example: pop3test audit pop3://mail.example.org --user alice --password-env PW --report sarif=audit.sarif
     Audit(crate::audit::AuditArgs),
+    /// Put pop3test's standard maildrop (six messages, found again by Message-ID) into a server's
+    /// store: a Maildir, an mbox, or delivery over LMTP/SMTP. Idempotent; --reset empties first.
+    /// Example: pop3test seed --user alice --maildir /home/alice/Maildir --owner alice
+    Seed(crate::cmd::seed::SeedArgs),
 }
 
 /// How to reach the server: timeouts and TLS verification.

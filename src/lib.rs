@@ -21,5 +21,6 @@ pub mod report;
 pub mod results;
 pub mod runner;
 pub mod scenario;
+pub mod seed;
 pub mod server;
 pub mod transcript;

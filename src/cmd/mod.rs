@@ -5,6 +5,7 @@ pub mod check;
 pub mod fuzz;
 pub mod report;
 pub mod run;
+pub mod seed;
 pub mod serve;
 pub mod session;
 
