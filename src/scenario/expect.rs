@@ -185,11 +185,24 @@ pub(crate) fn check(set: &ExpectSet, resp: &Response, vars: &Vars) -> Result<(),
                 // `message_body` compares what follows the header's blank line: delivery (LMTP,
                 // SMTP) adds header fields, never body lines.
                 let (lines, what) = match &e.kind {
-                    ExpectKind::MessageBody(_) => match lines.iter().position(|l| l.is_empty()) {
-                        Some(blank) => (&lines[blank + 1..], "message body"),
-                        None => (&lines[lines.len()..], "message body"),
-                    },
+                    ExpectKind::MessageBody(_) => {
+                        let body = match lines.iter().position(|l| l.is_empty()) {
+                            Some(blank) => &lines[blank + 1..],
+                            None => &lines[lines.len()..],
+                        };
+                        // Trailing empty lines aside: mbox stores end each message with one,
+                        // which some servers (solid-pop3d) serve as part of the message.
+                        let keep = body.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+                        (&body[..keep], "message body")
+                    }
                     _ => (&lines[..], "body"),
+                };
+                let want: &[String] = match &e.kind {
+                    ExpectKind::MessageBody(_) => {
+                        let keep = want.iter().rposition(|l| !l.is_empty()).map_or(0, |i| i + 1);
+                        &want[..keep]
+                    }
+                    _ => want,
                 };
                 for (i, w) in want.iter().enumerate() {
                     match lines.get(i) {

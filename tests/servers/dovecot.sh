@@ -13,6 +13,16 @@
 #   bash tests/servers/dovecot.sh status   show what runs; exit 0 only if every port greets
 #   bash tests/servers/dovecot.sh env      print `export ...` lines for the tests (eval them)
 #
+# The `default` profile (see below) has the interface of the other servers in tests/servers/:
+#   bash tests/servers/dovecot.sh start default     (re)start it with the ORDINARY mailbox
+#   bash tests/servers/dovecot.sh stop default      stop it (`stop` alone stops every profile)
+#   bash tests/servers/dovecot.sh status default    exit 0 only if both its ports greet
+#   bash tests/servers/dovecot.sh env default       POP3TEST_DOVECOT_DEFAULT_* export lines
+#   bash tests/servers/dovecot.sh seed default      pop3test's standard maildrop (pop3test seed)
+#   bash tests/servers/dovecot.sh unseed default    back to the ORDINARY 3-message mailbox
+#   bash tests/servers/dovecot.sh reseed default    = seed --reset (before each destructive check)
+# `start all`, `status all`, `env all` cover the three; `install` / `packages` serve all.sh.
+#
 # Two instances, each with its own config, base_dir, state_dir, log and pid file:
 #   required   TLS required before any login, even over loopback:
 #                pop3://127.0.0.2:11110 (plain + STLS), pop3s://127.0.0.2:11995 (implicit TLS)
@@ -25,6 +35,16 @@
 # USER/PASS through in cleartext. A client connecting to 127.0.0.2 gets source address 127.0.0.1
 # from the kernel (route "local 127.0.0.0/8 ... src 127.0.0.1"), so the IPs differ and
 # `ssl = required` is enforced. See tests/servers/DOVECOT-NOTES.md.
+#
+# A third instance, `default`: Dovecot's default policies and penalties (auth penalty on,
+# auth_failure_delay, mail_max_userip_connections, bad-command limits), Debian-like TLS
+# (`ssl = yes`, `disable_plaintext_auth = yes`, `auth_mechanisms = plain`), on
+#                pop3://127.0.0.1:21110 (plain + STLS), pop3s://127.0.0.1:21995 (implicit TLS)
+# One account with mail, pop3user/pop3-Passw0rd (an ORDINARY 3-message Maildir at start, not
+# pop3test's maildrop), and pop3empty/empty-Passw0rd (empty). On 127.0.0.1 the rule above
+# makes connections "secured", so USER/PASS works before STLS there, as it would on any
+# Debian host's loopback. State under $POP3TEST_SERVERS_DIR/dovecot (default
+# /tmp/pop3test-servers/dovecot), like the other servers in tests/servers/.
 #
 # Users (passwd-file, {PLAIN} scheme so APOP works): mrose/tanstaaf (seeded), empty/empty-pass,
 # fuzz/fuzz-pass (seeded like mrose; for the fuzzer, so that reseeds of mrose during a destructive
@@ -40,8 +60,12 @@
 #   POP3TEST_DOVECOT_START_TIMEOUT  seconds to wait for the greetings (default 20)
 #   POP3TEST_DOVECOT_REQUIRED_HOST  listen address of `required` (default 127.0.0.2; 127.x only)
 #   POP3TEST_DOVECOT_CLEARTEXT_HOST listen address of `cleartext` (default 127.0.0.1; 127.x only)
-#   POP3TEST_DOVECOT_AUTH_PENALTY   1 = keep Dovecot's per-IP auth penalty (default: off, see
-#                                   the generated dovecot.conf for why)
+#   POP3TEST_DOVECOT_AUTH_PENALTY   required and cleartext profiles only: 1 = keep Dovecot's
+#                                   per-IP auth penalty; unset or anything else = penalty off
+#                                   there (a commented deviation in their dovecot.conf says why).
+#                                   The default profile always keeps the penalty.
+#   POP3TEST_SERVERS_DIR            parent of the default profile's state dir
+#                                   (default /tmp/pop3test-servers)
 set -euo pipefail
 umask 022
 
@@ -56,18 +80,27 @@ START_TIMEOUT=${POP3TEST_DOVECOT_START_TIMEOUT:-20}
 STOP_TIMEOUT=10
 SEED_TIMEOUT=120
 
+# The two profiles `start`, `reseed` and `status` mean without an argument.
 PROFILES=(required cleartext)
+ALL_PROFILES=(required cleartext default)
+# Profiles a command acts on (start/stop/status); set by select_profiles.
+SELECTED=("${PROFILES[@]}")
 declare -A HOST=(
   [required]=${POP3TEST_DOVECOT_REQUIRED_HOST:-127.0.0.2}
   [cleartext]=${POP3TEST_DOVECOT_CLEARTEXT_HOST:-127.0.0.1}
+  [default]=127.0.0.1
 )
-declare -A PORT=([required]=11110 [cleartext]=12110)
-declare -A TLS_PORT=([required]=11995 [cleartext]=12995)
+declare -A PORT=([required]=11110 [cleartext]=12110 [default]=21110)
+declare -A TLS_PORT=([required]=11995 [cleartext]=12995 [default]=21995)
+SERVERS_DIR=${POP3TEST_SERVERS_DIR:-/tmp/pop3test-servers}
 
 # user:password pairs of the test accounts (test credentials, never real ones).
 USERS=("mrose:tanstaaf" "empty:empty-pass" "fuzz:fuzz-pass")
 # Users whose maildrop gets the seed messages (the others start empty).
 SEEDED_USERS=(mrose fuzz)
+# The default profile's accounts: pop3user gets the ORDINARY mailbox, pop3empty none.
+DEFAULT_USERS=("pop3user:pop3-Passw0rd" "pop3empty:empty-Passw0rd")
+DEFAULT_MAIL_USER=pop3user
 # Fixed UIDVALIDITY written into dovecot-uidlist so UIDLs stay the same across reseeds.
 UIDVALIDITY=1700000000
 
@@ -99,17 +132,70 @@ check_dir() {
   [[ $DIR =~ ^[A-Za-z0-9_./+-]+$ ]] || die "state dir '$DIR' must match [A-Za-z0-9_./+-]+"
   CERT=$DIR/certs/cert.pem
   KEY=$DIR/certs/key.pem
+  case $SERVERS_DIR in
+    /*) ;;
+    *) SERVERS_DIR=$(pwd)/$SERVERS_DIR ;;
+  esac
+  SERVERS_DIR=${SERVERS_DIR%/}
+  [[ -n $SERVERS_DIR && $SERVERS_DIR != / ]] || die "refusing state dir '$SERVERS_DIR'"
+  [[ $SERVERS_DIR =~ ^[A-Za-z0-9_./+-]+$ ]] || die "state dir '$SERVERS_DIR' must match [A-Za-z0-9_./+-]+"
 }
 
 need_root() { [[ $(id -u) == 0 ]] || die "'$1' must run as root (Dovecot drops privileges itself)"; }
 
-pdir() { echo "$DIR/$1"; }
-pidfile() { echo "$DIR/$1/run/master.pid"; }
+pdir() {
+  if [[ $1 == default ]]; then echo "$SERVERS_DIR/dovecot"; else echo "$DIR/$1"; fi
+}
+pidfile() { echo "$(pdir "$1")/run/master.pid"; }
 
 lock() {
   mkdir -p "$DIR"
   exec 9>"$DIR/.lock"
   flock -w 120 9 || die "could not lock $DIR/.lock within 120 s"
+}
+
+# The default profile has its own lock (fd 7), so its reseeds never wait for the other two.
+lock_default() {
+  local d
+  d=$(pdir default)
+  mkdir -p "$d"
+  exec 7>"$d/.lock"
+  flock -w 120 7 || die "could not lock $d/.lock within 120 s"
+}
+
+# lock_selected: the locks of the profiles in SELECTED.
+lock_selected() {
+  local p legacy=0 dflt=0
+  for p in "${SELECTED[@]}"; do
+    if [[ $p == default ]]; then dflt=1; else legacy=1; fi
+  done
+  if ((legacy)); then lock; fi
+  if ((dflt)); then lock_default; fi
+}
+
+# select_profiles [PROFILE|all]...: sets SELECTED (no argument: the given default list).
+select_profiles() {
+  local -a fallback=("${PROFILES[@]}")
+  if [[ ${1:-} == --fallback-all ]]; then
+    fallback=("${ALL_PROFILES[@]}")
+    shift
+  fi
+  SELECTED=()
+  local a p ok
+  if (($# == 0)); then
+    SELECTED=("${fallback[@]}")
+    return
+  fi
+  for a in "$@"; do
+    if [[ $a == all ]]; then
+      SELECTED=("${ALL_PROFILES[@]}")
+      return
+    fi
+    ok=0
+    for p in "${ALL_PROFILES[@]}"; do [[ $a == "$p" ]] && ok=1; done
+    ((ok)) || die "unknown profile '$a' (expected ${ALL_PROFILES[*]} or all)"
+    SELECTED+=("$a")
+  done
 }
 
 # ---------------------------------------------------------------- install
@@ -231,12 +317,15 @@ write_config() {
   local p=$1 d
   d=$(pdir "$p")
   mkdir -p "$d/run" "$d/state" "$d/log" "$d/home"
-  chmod 755 "$DIR" "$d" "$d/home"
+  [[ $p == default ]] || chmod 755 "$DIR"
+  chmod 755 "$d" "$d/home"
   chmod 700 "$d/state"
 
   local users=$d/users line
+  local -a accounts=("${USERS[@]}")
+  [[ $p != default ]] || accounts=("${DEFAULT_USERS[@]}")
   : >"$users.tmp"
-  for line in "${USERS[@]}"; do
+  for line in "${accounts[@]}"; do
     printf '%s:{PLAIN}%s\n' "${line%%:*}" "${line#*:}" >>"$users.tmp"
   done
   chown root:dovecot "$users.tmp" 2>/dev/null || true
@@ -244,7 +333,11 @@ write_config() {
   mv -f "$users.tmp" "$users"
 
   local ssl plaintext
-  if [[ $p == required ]]; then ssl=required plaintext=yes; else ssl=yes plaintext=no; fi
+  case $p in
+    required) ssl=required plaintext=yes ;;
+    default) ssl=yes plaintext=yes ;;
+    *) ssl=yes plaintext=no ;;
+  esac
   local dh=
   [[ -r /usr/share/dovecot/dh.pem ]] && dh="ssl_dh = </usr/share/dovecot/dh.pem"
   local ssl_comment
@@ -253,8 +346,22 @@ write_config() {
 # counts a connection whose remote IP equals its local IP as secure whatever the settings, so
 # this profile listens on 127.0.0.2 (clients connect from 127.0.0.1). disable_plaintext_auth
 # alone (with ssl = yes) would still allow APOP before TLS."
+  elif [[ $p == default ]]; then
+    ssl_comment="# Debian's 10-ssl.conf (ssl = yes) and Dovecot's default disable_plaintext_auth = yes:
+# no cleartext USER/PASS or AUTH PLAIN on an insecure connection. Note: this profile listens
+# on 127.0.0.1 and Dovecot counts a connection whose remote IP equals its local IP as secure
+# (\"localhost connections are always secured\"), so from 127.0.0.1 cleartext login IS accepted,
+# exactly as on any Debian host's loopback. Not a setting we changed."
   else
     ssl_comment="# Permissive profile (deviation): USER/PASS and AUTH PLAIN/LOGIN allowed without TLS."
+  fi
+  local mechs_comment="# APOP needs the plaintext password ({PLAIN} scheme) and the APOP mechanism; with it the
+# greeting carries the <timestamp>. PLAIN and LOGIN for AUTH (RFC 5034).
+auth_mechanisms = plain login apop"
+  if [[ $p == default ]]; then
+    mechs_comment="# Debian's 10-auth.conf: PLAIN only (no APOP, no LOGIN). Accounts in a passwd-file instead
+# of Debian's PAM passdb (private instance, no system users)."
+    mechs_comment+=$'\nauth_mechanisms = plain'
   fi
 
   cat >"$d/dovecot.conf.tmp" <<EOF
@@ -274,15 +381,13 @@ listen = ${HOST[$p]}
 login_trusted_networks =
 
 ssl = $ssl
-ssl_cert = <$CERT
-ssl_key = <$KEY
+ssl_cert = <$(cert_of "$p")
+ssl_key = <$(key_of "$p")
 $dh
 $ssl_comment
 disable_plaintext_auth = $plaintext
 
-# APOP needs the plaintext password ({PLAIN} scheme) and the APOP mechanism; with it the
-# greeting carries the <timestamp>. PLAIN and LOGIN for AUTH (RFC 5034).
-auth_mechanisms = plain login apop
+$mechs_comment
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $users
@@ -298,7 +403,7 @@ last_valid_uid = $MAIL_UID
 first_valid_gid = $MAIL_GID
 last_valid_gid = $MAIL_GID
 
-$(penalty_config)
+$(penalty_config "$p")
 service pop3-login {
   inet_listener pop3 {
     port = ${PORT[$p]}
@@ -313,6 +418,10 @@ EOF
 }
 
 penalty_config() {
+  if [[ $1 == default ]]; then
+    echo "# Auth penalty, auth_failure_delay, mail_max_userip_connections: Dovecot's defaults."
+    return
+  fi
   if [[ ${POP3TEST_DOVECOT_AUTH_PENALTY:-0} == 1 ]]; then
     echo "# Auth penalty left at Dovecot's default (POP3TEST_DOVECOT_AUTH_PENALTY=1)."
     return
@@ -320,10 +429,11 @@ penalty_config() {
   cat <<'EOF2'
 # Deviation: the per-IP auth penalty is off (the documented way: the auth process cannot reach
 # anvil's penalty socket). With it, failed logins from 127.0.0.1 -- all test traffic -- delay
-# later logins from that IP, even correct ones (measured: failures answered after 1.5, 6, 10,
-# 17 s; the next correct login took 15 s), so one wrong-password test slows or times out
-# unrelated tests. auth_failure_delay (2 s before a
-# failure reply) stays at its default. POP3TEST_DOVECOT_AUTH_PENALTY=1 restores the default.
+# later logins from that IP, even correct ones (measured on the `default` profile, which keeps
+# it: five different wrong passwords answered after 2, 6, 10, 17, 17 s; the next correct login
+# took 15 s, the one after it none), so one wrong-password test slows or times out unrelated
+# tests. auth_failure_delay (2 s before a failure reply) stays at its default.
+# POP3TEST_DOVECOT_AUTH_PENALTY=1 restores the default.
 service anvil {
   unix_listener anvil-auth-penalty {
     mode = 0
@@ -493,6 +603,84 @@ reseed_one() {
   seed_profile "$p" "$@"
 }
 
+# ---------------------------------------------------------------- the default profile's mail
+
+default_state() { echo "$(pdir default)/mailbox-state"; }
+
+# ordinary_default: pop3user gets the ORDINARY mailbox (three plain messages, not pop3test's
+# maildrop; the same ones as the other servers in tests/servers/, from lib.sh), delivered into
+# Maildir/new as an MDA would; pop3empty an empty Maildir. Each home is replaced as a whole
+# (indexes, dovecot-uidlist and all), so the next login sees exactly that.
+ordinary_default() {
+  local d home tmp line u i t
+  d=$(pdir default)
+  home=$d/home
+  mkdir -p "$home"
+  tmp=$(mktemp -d "$d/.msgs.XXXXXX")
+  SRV=dovecot bash -c 'source "$1"; write_ordinary_messages "$2"' _ "$SCRIPT_DIR/lib.sh" "$tmp" ||
+    die "could not write the ordinary messages"
+  for line in "${DEFAULT_USERS[@]}"; do
+    u=${line%%:*}
+    rm -rf "$home/$u.new"
+    mkdir -p "$home/$u.new/Maildir/cur" "$home/$u.new/Maildir/new" "$home/$u.new/Maildir/tmp"
+    if [[ $u == "$DEFAULT_MAIL_USER" ]]; then
+      for i in 1 2 3; do
+        t=$((1704160000 + i))
+        cp "$tmp/$i.eml" "$home/$u.new/Maildir/tmp/$t.M${i}P1.ordinary"
+        mv "$home/$u.new/Maildir/tmp/$t.M${i}P1.ordinary" "$home/$u.new/Maildir/new/$t.M${i}P1.ordinary"
+      done
+    fi
+    chown -R "$MAIL_UID:$MAIL_GID" "$home/$u.new"
+    chmod 700 "$home/$u.new"
+    rm -rf "$home/$u.old"
+    if [[ -e $home/$u ]]; then mv "$home/$u" "$home/$u.old"; fi
+    mv "$home/$u.new" "$home/$u"
+    rm -rf "$home/$u.old"
+  done
+  rm -rf "$tmp"
+  echo ordinary >"$(default_state)"
+}
+
+# seed_default [--reset]: pop3test's standard maildrop into pop3user's Maildir with
+# `pop3test seed` (idempotent by Message-ID). Without --reset it still resets when the Maildir
+# holds the ORDINARY mailbox, so that `seed` always leaves exactly the standard messages.
+# Dovecot re-reads the Maildir (and its dovecot-uidlist) at the next login; after a reset the
+# indexes are rebuilt (below), so message N is the seed's N again.
+seed_default() {
+  local d md reset=()
+  d=$(pdir default)
+  md=$d/home/$DEFAULT_MAIL_USER/Maildir
+  [[ ${1:-} == --reset || $(cat "$(default_state)" 2>/dev/null || echo ordinary) != standard ]] && reset=(--reset)
+  [[ -x $POP3TEST_BIN ]] || die "pop3test binary '$POP3TEST_BIN' not found (build it or set POP3TEST_BIN)"
+  if ! timeout "$SEED_TIMEOUT" "$POP3TEST_BIN" seed --user "$DEFAULT_MAIL_USER" --maildir "$md" \
+    --owner "$MAIL_UID:$MAIL_GID" "${reset[@]}" </dev/null >"$d/log/seed.log" 2>&1; then
+    tail -n 20 "$d/log/seed.log" >&2 || true
+    die "'$POP3TEST_BIN seed --maildir $md' failed (log: $d/log/seed.log)"
+  fi
+  if ((${#reset[@]})); then
+    # Dovecot's dovecot-uidlist still maps the file names of the earlier maildrop to their
+    # UIDs: the reseeded messages that kept their names would keep their old UIDs and the
+    # others get new ones at the end, so message numbers would no longer follow the seed order.
+    # Start the indexes afresh: UIDs 1..n in file-name order under the fixed UIDVALIDITY, as
+    # for the other profiles (and S=/W= checked, see normalize_sizes).
+    normalize_sizes "$md"
+    rm -f "$md"/dovecot.index* "$md"/dovecot-uidlist "$md"/dovecot-keywords
+    write_uidlist "$md"
+    chown "$MAIL_UID:$MAIL_GID" "$md/dovecot-uidlist"
+  fi
+  echo standard >"$(default_state)"
+}
+
+# The default profile uses the CA and certificate shared by the servers in tests/servers/
+# (lib.sh: $POP3TEST_SERVERS_DIR/ca), the other two their own self-signed one.
+ensure_default_cert() {
+  SRV=dovecot POP3TEST_SERVERS_DIR=$SERVERS_DIR bash -c 'source "$1"; check_base; ensure_ca' _ "$SCRIPT_DIR/lib.sh" ||
+    die "could not make the test CA under $SERVERS_DIR/ca"
+}
+ca_of() { if [[ $1 == default ]]; then echo "$SERVERS_DIR/ca/ca.pem"; else echo "$CERT"; fi; }
+cert_of() { if [[ $1 == default ]]; then echo "$SERVERS_DIR/ca/server.pem"; else echo "$CERT"; fi; }
+key_of() { if [[ $1 == default ]]; then echo "$SERVERS_DIR/ca/server.key"; else echo "$KEY"; fi; }
+
 # ---------------------------------------------------------------- processes
 
 wait_gone() { # pid timeout_s
@@ -566,10 +754,11 @@ probe_plain() { # host port -> 0 if a +OK greeting arrives
   ) 2>/dev/null
 }
 
-probe_tls() { # host port -> 0 if a +OK greeting arrives over verified TLS
-  local out=$DIR/.probe-tls.$$ pid line='' i
+probe_tls() { # host port [ca] -> 0 if a +OK greeting arrives over verified TLS
+  local out=$DIR/.probe-tls.$$ pid line='' i ca=${3:-$CERT}
+  [[ -d $DIR ]] || out=$SERVERS_DIR/.probe-tls.$$
   # -quiet implies -ign_eof: s_client stays connected until it is killed.
-  timeout 5 openssl s_client -connect "$1:$2" -servername localhost -CAfile "$CERT" \
+  timeout 5 openssl s_client -connect "$1:$2" -servername localhost -CAfile "$ca" \
     -verify_return_error -quiet </dev/null >"$out" 2>/dev/null &
   pid=$!
   for ((i = 0; i < 40; i++)); do
@@ -594,13 +783,13 @@ fail_start() { # profile message
     tail -n 30 "$d/log/stderr.log" >&2 || true
   fi
   # Leave nothing half-started behind.
-  stop_profiles "${PROFILES[@]}" 2>/dev/null || true
+  stop_profiles "${SELECTED[@]}" 2>/dev/null || true
   exit 1
 }
 
 check_ports_free() {
   local p port
-  for p in "${PROFILES[@]}"; do
+  for p in "${SELECTED[@]}"; do
     for port in "${PORT[$p]}" "${TLS_PORT[$p]}"; do
       port_free "${HOST[$p]}" "$port" ||
         die "$p: ${HOST[$p]}:$port is already in use by another process"
@@ -614,20 +803,20 @@ start_profile() {
   # Stale sockets from an earlier run must go: with the penalty socket disabled (mode = 0), a
   # leftover anvil-auth-penalty file would make the auth process retry it for 5 s.
   rm -rf "$d/run"
-  # 9>&-: the daemon must not inherit (and so hold) the lock.
-  "$DOVECOT" -c "$d/dovecot.conf" >"$d/log/stderr.log" 2>&1 9>&- ||
+  # 7>&- 9>&-: the daemon must not inherit (and so hold) the locks.
+  "$DOVECOT" -c "$d/dovecot.conf" >"$d/log/stderr.log" 2>&1 7>&- 9>&- ||
     fail_start "$p" "$p: dovecot -c $d/dovecot.conf failed"
 }
 
 wait_ready() {
   local deadline=$(($(now_ms) + START_TIMEOUT * 1000)) p port
-  for p in "${PROFILES[@]}"; do
+  for p in "${SELECTED[@]}"; do
     for port in "${PORT[$p]}" "${TLS_PORT[$p]}"; do
       while :; do
         if [[ $port == "${PORT[$p]}" ]]; then
           probe_plain "${HOST[$p]}" "$port" && break
         else
-          probe_tls "${HOST[$p]}" "$port" && break
+          probe_tls "${HOST[$p]}" "$port" "$(ca_of "$p")" && break
         fi
         master_pid "$p" >/dev/null || fail_start "$p" "$p: dovecot exited during startup"
         (($(now_ms) < deadline)) ||
@@ -640,7 +829,7 @@ wait_ready() {
 
 # ---------------------------------------------------------------- commands
 
-print_env() {
+print_env_legacy() {
   local q
   printf 'export POP3TEST_DOVECOT_DIR=%q\n' "$DIR"
   printf 'export POP3TEST_DOVECOT_REQUIRED=pop3://%s:%s\n' "${HOST[required]}" "${PORT[required]}"
@@ -663,36 +852,96 @@ print_env() {
   fi
 }
 
-cmd_start() {
+print_env_default() {
+  local e=POP3TEST_DOVECOT_DEFAULT q line
+  q=$(printf '%q' "$SCRIPT_PATH")
+  printf 'export %s_URL=pop3://%s:%s\n' "$e" "${HOST[default]}" "${PORT[default]}"
+  printf 'export %s_TLS_URL=pop3s://%s:%s\n' "$e" "${HOST[default]}" "${TLS_PORT[default]}"
+  line=${DEFAULT_USERS[0]}
+  printf 'export %s_USER=%s %s_PASSWORD=%q\n' "$e" "${line%%:*}" "$e" "${line#*:}"
+  line=${DEFAULT_USERS[1]}
+  printf 'export %s_EMPTY_USER=%s %s_EMPTY_PASSWORD=%q\n' "$e" "${line%%:*}" "$e" "${line#*:}"
+  printf 'export %s_CA=%q\n' "$e" "$(ca_of default)"
+  printf 'export %s_SEED=%q\n' "$e" "bash $q seed default"
+  printf 'export %s_UNSEED=%q\n' "$e" "bash $q unseed default"
+  printf 'export %s_RESEED=%q\n' "$e" "bash $q reseed default"
+  printf 'export %s_VERSION=%q\n' "$e" "$(dpkg-query -W -f='${Version}' dovecot-pop3d 2>/dev/null || true)"
+}
+
+print_env() { # PROFILE...: the export lines of the legacy pair and/or the default profile
+  local p legacy=0 dflt=0
+  for p in "$@"; do
+    if [[ $p == default ]]; then dflt=1; else legacy=1; fi
+  done
+  if ((legacy)); then print_env_legacy; fi
+  if ((dflt)); then print_env_default; fi
+}
+
+has_legacy() {
+  local p
+  for p in "${SELECTED[@]}"; do [[ $p == default ]] || return 0; done
+  return 1
+}
+has_default() {
+  local p
+  for p in "${SELECTED[@]}"; do [[ $p != default ]] || return 0; done
+  return 1
+}
+
+cmd_start() { # [PROFILE|all]... (default: required cleartext)
   need_root start
-  lock
+  select_profiles "$@"
+  lock_selected
   ensure_installed
   ensure_sysuser
-  ensure_cert
+  if has_legacy; then ensure_cert; fi
+  if has_default; then ensure_default_cert; fi
   local p
-  stop_profiles "${PROFILES[@]}"
+  stop_profiles "${SELECTED[@]}"
   check_ports_free
-  for p in "${PROFILES[@]}"; do write_config "$p"; done
-  reseed_all
-  for p in "${PROFILES[@]}"; do
+  for p in "${SELECTED[@]}"; do write_config "$p"; done
+  if has_legacy; then
+    local -a legacy=()
+    for p in "${SELECTED[@]}"; do [[ $p == default ]] || legacy+=("$p"); done
+    if [[ ${legacy[*]} == "${PROFILES[*]}" ]]; then
+      reseed_all
+    else
+      make_seed
+      for p in "${legacy[@]}"; do seed_profile "$p"; done
+    fi
+  fi
+  if has_default; then ordinary_default; fi
+  for p in "${SELECTED[@]}"; do
     : >"$(pdir "$p")/log/dovecot.log"
     start_profile "$p"
   done
   wait_ready
-  for p in "${PROFILES[@]}"; do
+  for p in "${SELECTED[@]}"; do
     log "$p: pid $(master_pid "$p"), pop3://${HOST[$p]}:${PORT[$p]} pop3s://${HOST[$p]}:${TLS_PORT[$p]}"
   done
-  print_env
+  print_env "${SELECTED[@]}"
 }
 
-cmd_stop() {
-  [[ -d $DIR ]] || return 0
-  lock
-  stop_profiles "${PROFILES[@]}"
+cmd_stop() { # [PROFILE|all]... (default: all three)
+  select_profiles --fallback-all "$@"
+  local p
+  local -a present=()
+  for p in "${SELECTED[@]}"; do
+    [[ -d $(pdir "$p") ]] && present+=("$p")
+  done
+  ((${#present[@]})) || return 0
+  SELECTED=("${present[@]}")
+  lock_selected
+  stop_profiles "${SELECTED[@]}"
 }
 
 cmd_reseed() { # [PROFILE|all [USER...]]
   need_root reseed
+  if [[ ${1:-} == default ]]; then
+    (($# == 1)) || die "reseed default takes no user (it reseeds $DEFAULT_MAIL_USER)"
+    cmd_seed default --reset
+    return
+  fi
   lock
   ensure_sysuser
   if [[ -z ${1:-} || $1 == all ]] && (($# <= 1)); then
@@ -706,13 +955,37 @@ cmd_reseed() { # [PROFILE|all [USER...]]
   fi
 }
 
-cmd_status() {
+default_running() {
+  master_pid default >/dev/null || die "the default profile is not running (bash $SCRIPT_PATH start default)"
+}
+
+cmd_seed() { # [default] [--reset]
+  need_root seed
+  [[ ${1:-} != default ]] || shift
+  [[ -z ${1:-} || $1 == --reset ]] || die "usage: $0 seed [default] [--reset] (only the default profile has seed)"
+  lock_default
+  ensure_sysuser
+  default_running
+  seed_default "$@"
+}
+
+cmd_unseed() { # [default]
+  need_root unseed
+  [[ -z ${1:-} || $1 == default ]] || die "usage: $0 unseed [default] (only the default profile has unseed)"
+  lock_default
+  ensure_sysuser
+  default_running
+  ordinary_default
+}
+
+cmd_status() { # [PROFILE|all]... (default: required cleartext)
+  select_profiles "$@"
   local p pid rc=0
-  for p in "${PROFILES[@]}"; do
+  for p in "${SELECTED[@]}"; do
     if pid=$(master_pid "$p"); then
       local s1=down s2=down
       probe_plain "${HOST[$p]}" "${PORT[$p]}" && s1=up || rc=1
-      probe_tls "${HOST[$p]}" "${TLS_PORT[$p]}" && s2=up || rc=1
+      probe_tls "${HOST[$p]}" "${TLS_PORT[$p]}" "$(ca_of "$p")" && s2=up || rc=1
       printf '%-9s running pid %s  pop3://%s:%s %s  pop3s://%s:%s %s\n' "$p" "$pid" \
         "${HOST[$p]}" "${PORT[$p]}" "$s1" "${HOST[$p]}" "${TLS_PORT[$p]}" "$s2"
     else
@@ -735,13 +1008,17 @@ main() {
       warn "required profile on ${HOST[required]}: Dovecot treats same-IP connections as secured, so TLS is NOT enforced" ;;
   esac
   case ${1:-} in
-    start) cmd_start ;;
-    stop) cmd_stop ;;
+    start) shift; cmd_start "$@" ;;
+    stop) shift; cmd_stop "$@" ;;
     reseed) shift; cmd_reseed "$@" ;;
-    status) cmd_status ;;
-    env) print_env ;;
+    seed) shift; cmd_seed "$@" ;;
+    unseed) shift; cmd_unseed "$@" ;;
+    status) shift; cmd_status "$@" ;;
+    env) shift; select_profiles "$@"; print_env "${SELECTED[@]}" ;;
+    install) need_root install; mkdir -p "$DIR"; ensure_installed ;;
+    packages) echo dovecot-core dovecot-pop3d openssl ;;
     -h | --help | help) sed -n '2,/^set -euo/p' "$SCRIPT_PATH" | sed '$d; s/^# \{0,1\}//' ;;
-    *) die "usage: $0 start|stop|reseed [PROFILE [USER...]]|status|env" ;;
+    *) die "usage: $0 start|stop|status|env [PROFILE|all] | reseed [PROFILE [USER...]] | seed|unseed default | install | packages" ;;
   esac
 }
 
