@@ -3,10 +3,13 @@
 #   builtin/            pop3test's own reference server (`run --builtin`, `audit --builtin`)
 #   dovecot-required/   Dovecot 2.3, TLS required before any login (tests/servers/dovecot.sh)
 #   dovecot-cleartext/  Dovecot 2.3, cleartext logins allowed
-#   matrix.{html,md}    the three suite runs side by side
+#   dovecot-default/ cyrus/ courier/ mailutils/ popa3d/ solid-pop3d/
+#                       the six servers of tests/servers/all.sh as Debian ships them, seeded
+#                       (`pop3test seed`), with the empty account and --destructive
+#   matrix.{html,md}    every suite run side by side
 #   report-screenshot.png   Chromium's rendering of dovecot-cleartext/run.html
 # Needs root (Dovecot is started and stopped here), a Rust toolchain, and chromium for the
-# screenshot (skipped with a warning when it is missing). About a minute.
+# screenshot (skipped with a warning when it is missing). About three minutes.
 #
 #   bash reports/generate.sh
 set -euo pipefail
@@ -25,11 +28,17 @@ cargo build --quiet
 bin=$root/target/debug/pop3test
 export POP3TEST_BIN=$bin # dovecot.sh seeds the maildrops with `$bin serve --export-maildir`
 
-# Always leave Dovecot stopped, also after an error.
-trap 'bash "$root/tests/servers/dovecot.sh" stop >/dev/null 2>&1 || true' EXIT
-log "starting Dovecot (both profiles)"
+# Always leave the servers stopped, also after an error.
+stop_all() {
+  bash "$root/tests/servers/all.sh" stop >/dev/null 2>&1 || true
+  bash "$root/tests/servers/dovecot.sh" stop >/dev/null 2>&1 || true
+}
+trap stop_all EXIT
+log "starting Dovecot (both tuned profiles) and the six servers"
 bash tests/servers/dovecot.sh start >/dev/null
 eval "$(bash tests/servers/dovecot.sh env)"
+bash tests/servers/all.sh start >/dev/null
+eval "$(bash tests/servers/all.sh env)"
 
 # pop3test exits 4 on conformance failures and 5 on security findings: expected here, the
 # samples show them. 3 (the tester could not do its job somewhere) is kept too, with a warning,
@@ -55,8 +64,11 @@ reports() { # dir kind
   esac
 }
 
-rm -rf "$out/builtin" "$out/dovecot-required" "$out/dovecot-cleartext"
-mkdir -p "$out/builtin" "$out/dovecot-required" "$out/dovecot-cleartext"
+six=(dovecot-default cyrus courier mailutils popa3d solid-pop3d)
+for d in builtin dovecot-required dovecot-cleartext "${six[@]}"; do
+  rm -rf "${out:?}/$d"
+  mkdir -p "$out/$d"
+done
 
 log "built-in reference server"
 # shellcheck disable=SC2046 # word splitting of $(reports ...) is intended (no spaces in paths)
@@ -83,17 +95,51 @@ dovecot required "$POP3TEST_DOVECOT_REQUIRED" "$POP3TEST_DOVECOT_REQUIRED_TLS" \
 dovecot cleartext "$POP3TEST_DOVECOT_CLEARTEXT" "$POP3TEST_DOVECOT_CLEARTEXT_TLS" \
   "$POP3TEST_DOVECOT_RESEED_CLEARTEXT"
 
-log "matrix of the three runs"
-NO_COLOR=1 "$bin" report matrix "$out/builtin/run.json" "$out/dovecot-required/run.json" \
-  "$out/dovecot-cleartext/run.json" --html "$out/matrix.html" --markdown "$out/matrix.md" --color never -q
+# server DIR ENV-NAME: the six servers, in parallel (they wait on login delays, not the CPU).
+server() {
+  local d=$out/$1 n=$2 url tls user ca
+  g() { local v="POP3TEST_${n}_$1"; printf '%s' "${!v:-}"; }
+  url=$(g URL) tls=$(g TLS_URL) user=$(g USER) ca=$(g CA)
+  export PW EPW
+  PW=$(g PASSWORD) EPW=$(g EMPTY_PASSWORD)
+  local -a t=() port=()
+  [[ -n $tls ]] && t=(--tls-target "$tls") && port=(--tls-port "${tls##*:}")
+  log "$1: $url (seeded)"
+  sh -c "$(g SEED)" >/dev/null
+  # shellcheck disable=SC2046
+  pt "$d/run.json" run "$url" "${t[@]}" --ca-file "$ca" --user "$user" --password-env PW \
+    --empty-user "$(g EMPTY_USER)" --empty-password-env EPW --destructive --reseed "$(g RESEED)" \
+    $(reports "$d" run)
+  # shellcheck disable=SC2046
+  pt "$d/audit.json" audit "$url" "${port[@]}" --ca-file "$ca" --user "$user" --password-env PW \
+    $(reports "$d" audit)
+}
+names=(DOVECOT_DEFAULT CYRUS COURIER MAILUTILS POPA3D SOLID)
+pids=()
+for i in "${!six[@]}"; do
+  server "${six[$i]}" "${names[$i]}" &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || die "a server's run failed (see above)"; done
 
-log "stopping Dovecot"
-bash tests/servers/dovecot.sh stop >/dev/null
+log "matrix of every run"
+runs=()
+for d in builtin dovecot-required dovecot-cleartext "${six[@]}"; do runs+=("$out/$d/run.json"); done
+NO_COLOR=1 "$bin" report matrix "${runs[@]}" --html "$out/matrix.html" --markdown "$out/matrix.md" --color never -q
+
+log "stopping the servers"
+stop_all
 trap - EXIT
 
 # Nothing secret may have reached a report (transcripts are redacted when recorded).
 secrets=("$POP3TEST_DOVECOT_PASSWORD" "$(printf '%s' "$POP3TEST_DOVECOT_PASSWORD" | base64)"
   "$(printf '\0%s\0%s' "$POP3TEST_DOVECOT_USER" "$POP3TEST_DOVECOT_PASSWORD" | base64)")
+for n in "${names[@]}"; do
+  for w in PASSWORD EMPTY_PASSWORD; do
+    v="POP3TEST_${n}_$w"
+    secrets+=("${!v}" "$(printf '%s' "${!v}" | base64)")
+  done
+done
 for s in "${secrets[@]}"; do
   rc=0
   grep -rlF --exclude=generate.sh --exclude=README.md -- "$s" "$out" || rc=$?

@@ -232,6 +232,22 @@ impl Maildrop {
         self.messages.iter().find(|m| m.shape.is_some_and(|s| s.has(f))).map(|m| m.number)
     }
 
+    /// Standard messages present here that were delivered with `f` but are served without it
+    /// (`(standard number, number here)`): the server changed them on the way in or out, e.g.
+    /// an mbox server that counts the separator's empty line as the body.
+    pub fn seed_altered(&self, f: Feature) -> Vec<(usize, u64)> {
+        crate::server::seed::default_messages()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| Shape::of(m).has(f))
+            .filter_map(|(i, _)| {
+                let number = self.seed_number(i + 1)?;
+                let here = self.messages.iter().find(|m| m.number == number)?.shape?;
+                (!here.has(f)).then_some((i + 1, number))
+            })
+            .collect()
+    }
+
     /// Messages the probe did not retrieve.
     pub fn unread(&self) -> usize {
         self.messages.iter().filter(|m| m.shape.is_none()).count()
@@ -387,6 +403,14 @@ impl Inventory {
                 )
             }),
             DataNeed::Message(f) => m.first_with(f).is_none().then(|| {
+                if let Some(&(standard, here)) = m.seed_altered(f).first() {
+                    return format!(
+                        "needs a message with {}: standard message {standard} was delivered with one, but the \
+                         server serves it (message {here}) without, so the server changed it; nothing else in \
+                         `{user}`'s maildrop has one",
+                        f.describe()
+                    );
+                }
                 let unread = match m.unread() {
                     0 => String::new(),
                     k => format!(", {k} not read: over the first session's budget"),
@@ -482,6 +506,9 @@ mod tests {
         assert_eq!(inv.unmet(DataNeed::Seed, "u"), None);
         assert_eq!(inv.maildrop.as_ref().unwrap().seed_number(2), Some(3));
         assert!(inv.variables().contains(&("seed.6".to_string(), "7".to_string())));
+        // Every message here has a one-line body: standard message 3, delivered empty, was changed.
+        let why = inv.unmet(DataNeed::Message(Feature::EmptyBody), "u").unwrap();
+        assert!(why.contains("standard message 3") && why.contains("(message 4)") && why.contains("changed"), "{why}");
         let partial = Inventory { maildrop: Some(drop_with(&borrowed[..3])), ..Inventory::default() };
         let why = partial.unmet(DataNeed::Seed, "alice").unwrap();
         assert!(why.contains("has 2 of them") && why.contains("pop3test seed"), "{why}");

@@ -122,16 +122,22 @@ pub fn decide_a05(obs: &MechObservation, apop_timestamp: bool, apop_before_tls: 
     let mut inside: Vec<String> = obs.inside_tls.clone().unwrap_or_default();
     inside.retain(|m| !before.contains(m));
     let mut undecided = None;
+    // Refused before TLS says nothing about inside TLS (the server may have no TLS, or no APOP
+    // secret for this user): only that the greeting offers it.
+    let mut refused = None;
     if apop_timestamp {
         match apop_before_tls {
             Some(true) => before.insert(0, "APOP".into()),
-            Some(false) => inside.insert(0, "APOP (timestamp in the greeting; refused before TLS)".into()),
+            Some(false) => refused = Some("APOP is offered (timestamp in the greeting) but refused before TLS"),
             None => undecided = Some("APOP (the greeting has a timestamp; no credentials to try it before TLS)"),
         }
     }
     let mut parts = Vec::new();
     if !before.is_empty() {
         parts.push(format!("usable before TLS: {}", join_and(&before)));
+    }
+    if let Some(r) = refused {
+        parts.push(r.to_string());
     }
     if let Some(u) = undecided {
         parts.push(format!("offered: {u}"));

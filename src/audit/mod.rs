@@ -16,7 +16,6 @@ pub mod tls_versions;
 
 pub mod certs;
 pub mod check;
-pub mod cli;
 pub mod dial;
 pub mod fixation;
 pub mod implicit;
@@ -29,5 +28,4 @@ pub mod timing;
 pub mod tls_scan;
 pub mod verdict;
 
-pub use cli::AuditArgs;
 pub use run::{run, AuditConfig};

@@ -3,7 +3,8 @@
 //! writes the requested reports and returns `Report::exit_code(--fail-on)`.
 
 use crate::audit::dial::{Ctx, Waits};
-use crate::audit::{run, AuditArgs, AuditConfig};
+use crate::audit::{run, AuditConfig};
+use crate::cli::audit::AuditArgs;
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::net::session::{Credentials, Secret};

@@ -1,9 +1,9 @@
 //! `pop3test check [PATH...]`: validates scenario files without touching a server. Diagnostics go
 //! to stderr in rustc's form; exit 2 when any file is invalid, 0 when all are valid.
 
+use crate::cli::run::CheckArgs;
 use crate::cli::GlobalArgs;
 use crate::exit;
-use crate::runner::cli::CheckArgs;
 use crate::scenario::builtin;
 
 /// Runs the subcommand; returns the exit code.

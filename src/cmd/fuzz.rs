@@ -1,9 +1,10 @@
 //! `pop3test fuzz`: builds the run from the arguments (starting the built-in server when asked),
 //! runs it with a progress display, renders the report and maps it to an exit code.
 
+use crate::cli::fuzz::FuzzArgs;
 use crate::cli::GlobalArgs;
 use crate::exit;
-use crate::fuzz::{run, Env, FuzzArgs, FuzzConfig, Progress};
+use crate::fuzz::{run, Env, FuzzConfig, Progress};
 use crate::net::session::{Credentials, Secret};
 use crate::net::Target;
 use crate::server::{self, Defect, ServerConfig};
@@ -69,7 +70,7 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
         }
     }
     let seed = args.seed.unwrap_or_else(rand::random);
-    let mix = match args.mix {
+    let mix = match crate::fuzz::Mix::from(args.mix) {
         crate::fuzz::Mix::All => String::new(),
         crate::fuzz::Mix::Single => " --mix single".into(),
     };
@@ -80,7 +81,7 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
         opts,
         creds,
         settle: Duration::from_millis(250),
-        stls: args.stls,
+        stls: args.stls.into(),
         stepwise_login: Default::default(),
     };
     // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
@@ -100,7 +101,7 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     cfg.deadline = Some(args.duration.map_or(args.conn.deadline, |d| d.min(args.conn.deadline)));
     cfg.jobs = args.jobs.max(1);
     cfg.contexts = contexts;
-    cfg.mix = args.mix;
+    cfg.mix = args.mix.into();
     cfg.batch = usize::from(args.batch);
     cfg.logins = args.logins.max(1);
     cfg.out = Some(args.out.clone());

@@ -2,11 +2,12 @@
 //! built-in reference server. Loads and selects, probes the server, runs, prints the terminal
 //! table, writes the reports and returns `Report::exit_code`.
 
+use crate::cli::run::RunArgs;
 use crate::cli::GlobalArgs;
 use crate::exit;
 use crate::proto::Violation;
 use crate::results::{Report, RunKind};
-use crate::runner::{self, cli::RunArgs, select::Selection, Item, Reseed};
+use crate::runner::{self, select::Selection, Item, Reseed};
 use crate::scenario::diag::did_you_mean;
 use crate::scenario::{builtin, exec::Env};
 use crate::server::{self, DefectSet, ServerConfig};
@@ -82,7 +83,7 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
         };
         (env, args.reseed.clone().map(Reseed::Command))
     };
-    env.stls = args.stls;
+    env.stls = args.stls.into();
     env.allow = args.allow.clone();
     if empty.is_some() {
         env.empty_creds = empty;

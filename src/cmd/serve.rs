@@ -1,9 +1,10 @@
 //! `pop3test serve`: run the reference server until Ctrl-C, list its defects, or export the
 //! default maildrop as a Maildir.
 
+use crate::cli::serve::ServeArgs;
 use crate::cli::GlobalArgs;
 use crate::exit;
-use crate::server::{seed, spawn, Defect, ServeArgs, ServerHandle};
+use crate::server::{seed, spawn, Defect, ServerHandle};
 
 /// Runs the subcommand; returns the exit code.
 pub async fn main(args: ServeArgs, global: &GlobalArgs) -> i32 {

@@ -21,7 +21,6 @@
 //! ```
 
 pub mod case;
-pub mod cli;
 pub mod exec;
 pub mod export;
 pub mod model;
@@ -33,7 +32,6 @@ mod source;
 pub mod strategies;
 
 pub use case::{Case, Chunk};
-pub use cli::FuzzArgs;
 pub use exec::Env;
 pub use model::Context;
 pub use oracle::{FindingKey, Oracle, Reason};

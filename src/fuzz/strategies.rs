@@ -372,7 +372,7 @@ fn burst() -> impl Strategy<Value = Spec> + Clone {
 }
 
 /// Which families a run draws its cases from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mix {
     /// Every family: also over-long lines, AUTH exchanges and pipelined bursts.

@@ -256,7 +256,7 @@ pub async fn login(
 }
 
 /// When to upgrade with STLS before logging in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StlsPolicy {
     /// Never (cleartext login, or an implicit-TLS target).
     Never,

@@ -6,7 +6,6 @@
 //! - [`select`]: `--only` / `--skip`; [`probe`]: the first session (server info, capabilities);
 //! - [`cli`]: the `run` and `check` arguments.
 
-pub mod cli;
 pub mod incidental;
 pub mod probe;
 pub mod select;

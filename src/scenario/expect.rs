@@ -33,6 +33,19 @@ pub(crate) enum Problem {
 }
 
 /// The content of `body` when all of it was kept, else why it cannot be compared.
+/// The header lines of a message and the empty line that ends them (RFC 5322 §2.1); the whole
+/// message when it has no empty line.
+fn header_section(message: &[u8]) -> &[u8] {
+    let mut at = 0;
+    for line in message.split_inclusive(|&b| b == b'\n') {
+        at += line.len();
+        if line == b"\r\n" || line == b"\n" {
+            return &message[..at];
+        }
+    }
+    message
+}
+
 fn whole(body: &crate::proto::Body) -> Result<&crate::proto::Body, Problem> {
     if body.truncated {
         return Err(Problem::TooLarge(format!(
@@ -312,6 +325,10 @@ pub(crate) fn capture(c: &Capture, resp: &Response, vars: &mut Vars) -> Result<(
             Some(b) => vars.set_str(&c.var, latin1(&whole(b)?.data)),
             None => return miss("the reply has no body to capture".into(), super::track::status_line(resp)),
         },
+        CaptureFrom::Header => match &resp.body {
+            Some(b) => vars.set_str(&c.var, latin1(header_section(&whole(b)?.data))),
+            None => return miss("the reply has no body to capture".into(), super::track::status_line(resp)),
+        },
         CaptureFrom::Text | CaptureFrom::Line | CaptureFrom::Lines => {
             let Some(p) = &c.regex else { return Ok(()) };
             let re = regex_of(p, vars, c.span)?;
@@ -392,6 +409,15 @@ mod tests {
         assert_eq!(m.actual, "6 octets");
         assert!(check(&set(vec![ExpectKind::Body(vec!["a".into(), "b".into()])]), &r, &vars).is_ok());
         assert!(check(&set(vec![ExpectKind::Body(vec!["a".into()])]), &r, &vars).is_err());
+    }
+
+    #[test]
+    fn header_section_ends_at_the_first_empty_line() {
+        assert_eq!(header_section(b"A: 1\r\nB: 2\r\n\r\nbody\r\n\r\n"), b"A: 1\r\nB: 2\r\n\r\n");
+        assert_eq!(header_section(b"A: 1\r\n\r\n"), b"A: 1\r\n\r\n");
+        assert_eq!(header_section(b"A: 1\r\n\r\n\r\n"), b"A: 1\r\n\r\n");
+        assert_eq!(header_section(b"A: 1\r\nno blank line"), b"A: 1\r\nno blank line");
+        assert_eq!(header_section(b""), b"");
     }
 
     #[test]

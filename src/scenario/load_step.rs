@@ -385,17 +385,20 @@ impl Ctx<'_> {
                 Kind::Map(_) => {
                     let Some(e) = self.map(v, "a capture", &["from", "regex"]) else { continue };
                     let from = match e.iter().find(|(k, _, _)| *k == "from") {
-                        Some((_, _, f)) => match self.word(f, "capture source", &["text", "line", "lines", "body"]) {
-                            Some("text") => CaptureFrom::Text,
-                            Some("line") => CaptureFrom::Line,
-                            Some("lines") => CaptureFrom::Lines,
-                            Some(_) => CaptureFrom::Body,
-                            None => continue,
-                        },
+                        Some((_, _, f)) => {
+                            match self.word(f, "capture source", &["text", "line", "lines", "body", "header"]) {
+                                Some("text") => CaptureFrom::Text,
+                                Some("line") => CaptureFrom::Line,
+                                Some("lines") => CaptureFrom::Lines,
+                                Some("header") => CaptureFrom::Header,
+                                Some(_) => CaptureFrom::Body,
+                                None => continue,
+                            }
+                        }
                         None => CaptureFrom::Text,
                     };
                     let regex = e.iter().find(|(k, _, _)| *k == "regex").and_then(|(_, _, r)| self.pattern(r, "regex"));
-                    if regex.is_none() && from != CaptureFrom::Body {
+                    if regex.is_none() && !matches!(from, CaptureFrom::Body | CaptureFrom::Header) {
                         self.push(self.d(v.span, "this capture needs a `regex`").label("missing `regex`"));
                     }
                     (from, regex)

@@ -320,6 +320,10 @@ pub enum CaptureFrom {
     Line,
     Lines,
     Body,
+    /// The message's header section with its blank line: what `TOP n 0` must send for the
+    /// message a RETR reply carries, judged on this session's copy (a server may rewrite a
+    /// message between sessions).
+    Header,
 }
 
 #[derive(Debug, Clone)]

@@ -15,7 +15,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cli;
 pub mod defects;
 mod listener;
 pub mod maildrop;
@@ -24,7 +23,6 @@ pub mod seed;
 pub mod session;
 pub mod tls;
 
-pub use cli::ServeArgs;
 pub use defects::{Defect, DefectSet};
 
 use crate::net::{ConnectOptions, Scheme, Target, TlsOptions};

@@ -1,7 +1,13 @@
 //! Command-line definitions (clap derive) and the argument groups the subcommands share. No
 //! behaviour here: `main` parses, the `cmd` modules act.
 
-use crate::net::session::{Credentials, Secret};
+pub mod audit;
+pub mod fuzz;
+pub mod run;
+pub mod seed;
+pub mod serve;
+
+use crate::net::session::{Credentials, Secret, StlsPolicy};
 use crate::net::{ConnectOptions, Target, TlsOptions};
 use crate::results::Severity;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -77,24 +83,24 @@ pub enum Commands {
     Report(ReportArgs),
     /// Run the reference POP3 server (correct by default; --defect NAME breaks one rule).
     /// Example: pop3test serve --listen 127.0.0.1:1110 --tls-listen 127.0.0.1:1995 --defect stls-injection
-    Serve(crate::server::ServeArgs),
+    Serve(serve::ServeArgs),
     /// Run the conformance suite (YAML scenarios and Rust checks); no target: the built-in server.
     /// Example: pop3test run pop3://mail.example.org --user alice --password-env PW --report junit=pop3.xml
-    Run(crate::runner::cli::RunArgs),
+    Run(run::RunArgs),
     /// Validate scenario files without a server (rustc-style diagnostics; exit 2 on errors).
     /// Example: pop3test check scenarios/
-    Check(crate::runner::cli::CheckArgs),
+    Check(run::CheckArgs),
     /// Fuzz a server: stateful, shrinking, replayable; findings saved as scenario files.
     /// Example: pop3test fuzz pop3://127.0.0.1:1110 --cases 10000 --seed 42 --user mrose --password-env PW
-    Fuzz(crate::fuzz::FuzzArgs),
+    Fuzz(fuzz::FuzzArgs),
     /// Audit the TLS posture: is TLS really enforced? (STLS, injection, cleartext login, versions,
     /// certificates; findings A01-A18 and a verdict line.)
     /// Example: pop3test audit pop3://mail.example.org --user alice --password-env PW --report sarif=audit.sarif
-    Audit(crate::audit::AuditArgs),
+    Audit(audit::AuditArgs),
     /// Put pop3test's standard maildrop (six messages, found again by Message-ID) into a server's
     /// store: a Maildir, an mbox, or delivery over LMTP/SMTP. Idempotent; --reset empties first.
     /// Example: pop3test seed --user alice --maildir /home/alice/Maildir --owner alice
-    Seed(crate::cmd::seed::SeedArgs),
+    Seed(seed::SeedArgs),
 }
 
 /// How to reach the server: timeouts and TLS verification.
@@ -286,6 +292,29 @@ impl std::str::FromStr for FailOn {
             return Ok(FailOn(None));
         }
         s.parse::<Severity>().map(|sev| FailOn(Some(sev))).map_err(|e| format!("{e}, or never"))
+    }
+}
+
+/// `--stls`: when to upgrade with STLS before logging in ([`StlsPolicy`], which stays free of
+/// clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum StlsArg {
+    /// Never (cleartext login, or an implicit-TLS target).
+    Never,
+    /// When CAPA advertises STLS (what a careful client does).
+    #[default]
+    Auto,
+    /// Always; a refused STLS is an error.
+    Always,
+}
+
+impl From<StlsArg> for StlsPolicy {
+    fn from(a: StlsArg) -> StlsPolicy {
+        match a {
+            StlsArg::Never => StlsPolicy::Never,
+            StlsArg::Auto => StlsPolicy::Auto,
+            StlsArg::Always => StlsPolicy::Always,
+        }
     }
 }
 

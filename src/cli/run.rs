@@ -1,7 +1,6 @@
-//! Arguments of `pop3test run` and `pop3test check` (registered in `crate::cli::Commands`).
+//! Arguments of `pop3test run` and `pop3test check` (registered in [`super::Commands`]).
 
-use crate::cli::{ConnArgs, CredentialArgs};
-use crate::net::session::StlsPolicy;
+use crate::cli::{ConnArgs, CredentialArgs, StlsArg};
 use crate::net::Target;
 use crate::report::ReportSpec;
 use clap::Args;
@@ -42,8 +41,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "VAR")]
     pub apop_secret_env: Option<String>,
     /// When to upgrade with STLS before logging in.
-    #[arg(long, value_enum, default_value_t = StlsPolicy::Auto)]
-    pub stls: StlsPolicy,
+    #[arg(long, value_enum, default_value_t = StlsArg::Auto)]
+    pub stls: StlsArg,
     /// Checks run at once. Logins of the test user are serialised anyway when the server locks
     /// maildrops; destructive checks always run one at a time.
     #[arg(long, short = 'j', default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]

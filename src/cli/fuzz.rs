@@ -1,9 +1,8 @@
 //! `pop3test fuzz` arguments (clap derive only; behaviour lives in `cmd::fuzz`).
 
-use super::model::Context;
-use super::strategies::Mix;
-use crate::cli::{ConnArgs, CredentialArgs};
-use crate::net::session::StlsPolicy;
+use crate::cli::{ConnArgs, CredentialArgs, StlsArg};
+use crate::fuzz::model::Context;
+use crate::fuzz::strategies::Mix;
 use crate::net::Target;
 use crate::report::ReportSpec;
 use clap::{Args, ValueEnum};
@@ -61,11 +60,11 @@ pub struct FuzzArgs {
     #[arg(long, value_enum, default_value_t = StateArg::All)]
     pub state: StateArg,
     /// When to upgrade with STLS before logging in (the after-STLS context always does).
-    #[arg(long, value_enum, default_value_t = StlsPolicy::Auto)]
-    pub stls: StlsPolicy,
+    #[arg(long, value_enum, default_value_t = StlsArg::Auto)]
+    pub stls: StlsArg,
     /// Which case families: `all`, or `single` (one command line per case: the fastest mix).
-    #[arg(long, value_enum, default_value_t = Mix::All)]
-    pub mix: Mix,
+    #[arg(long, value_enum, default_value_t = MixArg::All)]
+    pub mix: MixArg,
     /// Pipeline up to N single-write cases in one write when the server advertises PIPELINING
     /// (RFC 2449 §6.6); 1 (the default): each case waits for the previous reply.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
@@ -90,4 +89,24 @@ pub struct FuzzArgs {
     pub creds: CredentialArgs,
     #[command(flatten)]
     pub conn: ConnArgs,
+}
+
+/// `--mix`: which families a run draws its cases from ([`Mix`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum MixArg {
+    /// Every family: also over-long lines, AUTH exchanges and pipelined bursts.
+    #[default]
+    All,
+    /// One command line per case (valid commands, mutated keywords and arguments, edge numbers,
+    /// raw bytes): one write and, on a correct server, one reply per case — the fastest mix.
+    Single,
+}
+
+impl From<MixArg> for Mix {
+    fn from(a: MixArg) -> Mix {
+        match a {
+            MixArg::All => Mix::All,
+            MixArg::Single => Mix::Single,
+        }
+    }
 }

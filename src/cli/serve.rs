@@ -1,6 +1,6 @@
 //! `pop3test serve` arguments (clap) and their translation into a [`ServerConfig`].
 
-use super::{default_users, Defect, ServerConfig};
+use crate::server::{default_users, Defect, ServerConfig};
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
