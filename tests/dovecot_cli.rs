@@ -594,11 +594,11 @@ fn audit_of_dovecot_requiring_tls_says_enforced() {
         let r = find(report, id).expect(id);
         assert_eq!(r.verdict, Verdict::Pass, "{}", describe(r));
     }
-    // A05 (info): APOP works, but only inside TLS (the greeting's timestamp is there on every
-    // port; `auth_mechanisms = plain login apop`).
+    // A05 (info): APOP is offered (the greeting's timestamp is there on every port;
+    // `auth_mechanisms = plain login apop`) but refused before TLS.
     let a05 = find(report, "A05").expect("A05");
     assert_eq!((a05.verdict, a05.severity), (Verdict::Fail, Some(Severity::Info)), "{}", describe(a05));
-    assert!(a05.message.as_deref().is_some_and(|m| m.contains("inside TLS only")), "{}", describe(a05));
+    assert!(a05.message.as_deref().is_some_and(|m| m.contains("refused before TLS")), "{}", describe(a05));
     // A18 (high): the pre-TLS AUTH initial response survives STLS, a real Dovecot 2.3.19 bug.
     let a18 = find(report, "A18").expect("A18");
     assert_eq!((a18.verdict, a18.severity), (Verdict::Fail, Some(Severity::High)), "{}", describe(a18));

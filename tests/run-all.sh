@@ -40,15 +40,23 @@ install_pid=$!
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
-log "building the binary and every test"
-cargo test --no-run --quiet 2>"$logs/build.log" || { cat "$logs/build.log"; exit 1; }
+# These tests mostly wait (on servers' delays and on timeouts they provoke): they are built
+# first, started as soon as the servers are up, and run beside the build of everything else.
+waiting=()
+for t in real_servers dovecot_cli hostile_servers; do
+  [ -f "tests/$t.rs" ] && waiting+=("$t")
+done
+log "building the binary and the tests that wait on servers (${waiting[*]})"
+# shellcheck disable=SC2046 # one --test per name
+cargo test --no-run $(printf -- '--test %s ' "${waiting[@]}") 2>"$logs/build.log" ||
+  { cat "$logs/build.log"; exit 1; }
+# Their executables, run directly below: a second `cargo` would wait for the build lock.
+declare -A exe=()
+for t in "${waiting[@]}"; do
+  exe[$t]=$(sed -n "s|^ *Executable tests/$t\.rs (\(.*\))\$|\1|p" "$logs/build.log" | tail -n 1)
+  [ -x "${exe[$t]}" ] || { cat "$logs/build.log"; echo "no executable for tests/$t.rs" >&2; exit 1; }
+done
 export POP3TEST_BIN="$root/target/debug/pop3test"
-
-# Clippy compiles every dependency again (check mode shares nothing with a build): in its own
-# target directory, beside the tests, most of which wait on servers rather than on the CPU.
-log "cargo clippy --all-targets -- -D warnings (background, log: $logs/clippy.log)"
-CARGO_TARGET_DIR="$root/target/clippy" cargo clippy --all-targets --quiet -- -D warnings >"$logs/clippy.log" 2>&1 &
-clippy_pid=$!
 
 log "waiting for the installs"
 if ! wait "$install_pid"; then
@@ -72,13 +80,10 @@ eval "$(bash tests/servers/all.sh env)"
 export POP3TEST_REQUIRE_DOVECOT=1 POP3TEST_REQUIRE_SERVERS=1
 
 # --- tests ------------------------------------------------------------------------------------
-# These mostly wait (on servers' delays and on timeouts they provoke): each runs in its own
-# process beside the others. Everything else runs in one `cargo test`, as usual.
-waiting=(real_servers dovecot_cli hostile_servers)
 declare -A pids=()
 for t in "${waiting[@]}"; do
-  [ -f "tests/$t.rs" ] || continue
-  cargo test --quiet --no-fail-fast --test "$t" >"$logs/$t.log" 2>&1 &
+  log "started: tests/$t.rs (background, log: $logs/$t.log)"
+  "${exe[$t]}" >"$logs/$t.log" 2>&1 &
   pids[$t]=$!
 done
 others=()
@@ -86,6 +91,15 @@ for f in tests/*.rs; do
   t=$(basename "$f" .rs)
   [[ " ${waiting[*]} " == *" $t "* ]] || others+=(--test "$t")
 done
+log "building everything else"
+cargo test --no-run --quiet --lib --bins "${others[@]}" 2>"$logs/build2.log" ||
+  { cat "$logs/build2.log"; exit 1; }
+
+# Clippy compiles every dependency again (check mode shares nothing with a build): in its own
+# target directory, beside the tests.
+log "cargo clippy --all-targets -- -D warnings (background, log: $logs/clippy.log)"
+CARGO_TARGET_DIR="$root/target/clippy" cargo clippy --all-targets --quiet -- -D warnings >"$logs/clippy.log" 2>&1 &
+clippy_pid=$!
 
 rc=0
 log "cargo test (all but ${waiting[*]})"

@@ -78,19 +78,18 @@ pub async fn main(args: AuditArgs, global: &GlobalArgs) -> i32 {
         Ok(r) => r,
         Err(_) => {
             // Every probe is bounded on its own; this is the backstop for the whole.
-            let mut r = crate::results::Report::new(crate::results::RunKind::Audit, cfg.target.to_string());
-            r.incomplete = true;
-            let mut e = crate::results::CheckResult::new(
-                "pop3test/deadline",
-                "The audit finishes within --deadline",
-                "setup",
-                crate::results::Verdict::Error,
-            );
-            e.message = Some(format!(
+            let why = format!(
                 "the audit did not finish within --deadline {}: the server answered too slowly for its probes",
                 humantime::format_duration(deadline)
-            ));
-            r.results.push(e);
+            );
+            let mut r = super::error_report(
+                crate::results::RunKind::Audit,
+                cfg.target.to_string(),
+                "pop3test/deadline",
+                "The audit finishes within --deadline",
+                why,
+            );
+            r.incomplete = true;
             r.duration_ms = deadline.as_secs_f64() * 1000.0;
             r
         }

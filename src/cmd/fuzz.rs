@@ -87,8 +87,20 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
     let t0 = std::time::Instant::now();
     if !crate::fuzz::exec::alive(&env).await {
-        eprintln!("error: {target} does not greet: is the server running?");
-        return exit::TESTER_ERROR;
+        let why = format!("{target} does not greet with +OK within --timeout: is the server running? No case ran");
+        eprintln!("error: {why}");
+        let report = super::error_report(
+            crate::results::RunKind::Fuzz,
+            target.to_string(),
+            "fuzz/setup",
+            "The server greets before fuzzing starts",
+            why,
+        );
+        let code = super::finish(&report, &args.reports, args.fail_on, global);
+        if let Some(h) = server_handle {
+            h.shutdown().await;
+        }
+        return code;
     }
     env.settle = (t0.elapsed() * 4).clamp(Duration::from_millis(20), Duration::from_millis(250));
     let mut cfg = FuzzConfig::new(env, seed);

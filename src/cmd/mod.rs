@@ -15,6 +15,17 @@ use crate::results::Report;
 
 /// How `run`, `audit` and `fuzz` end: the terminal table (or, with `-q`, only the verdict line),
 /// every `--report` file, and the exit code the results call for (`--fail-on` gating findings).
+/// A report holding one tester error: the job could not start or finish, and says why (a
+/// report is written whatever happened, so CI never loses the reason).
+pub fn error_report(kind: crate::results::RunKind, target: String, id: &str, title: &str, why: String) -> Report {
+    let mut r = Report::new(kind, target);
+    let mut e = crate::results::CheckResult::new(id, title, "setup", crate::results::Verdict::Error);
+    e.message = Some(why.clone());
+    r.summary = Some(why);
+    r.results.push(e);
+    r
+}
+
 pub fn finish(report: &Report, specs: &[ReportSpec], fail_on: FailOn, global: &GlobalArgs) -> i32 {
     if global.quiet {
         if let Some(s) = &report.summary {

@@ -5,7 +5,7 @@ use crate::cli::{GlobalArgs, LoginArg, SessionArgs};
 use crate::exit;
 use crate::net::session::{self as s, LoginMethod};
 use crate::net::{Connection, NetError};
-use crate::proto::Command;
+use crate::proto::{Command, Response, Status};
 use crate::transcript::{Direction, Entry};
 
 /// Runs the subcommand; returns the exit code.
@@ -30,7 +30,7 @@ pub async fn main(args: SessionArgs, global: &GlobalArgs) -> i32 {
         Ok(r) => r,
         Err(_) => {
             conn.note(format!("the --deadline of {} passed", humantime::format_duration(deadline)));
-            Err(NetError::Timeout { what: "the session to end (--deadline)", after: deadline })
+            Err(NetError::Timeout { what: "the session to end (--deadline)", after: deadline }.into())
         }
     };
     let violations = match &result {
@@ -49,15 +49,38 @@ pub async fn main(args: SessionArgs, global: &GlobalArgs) -> i32 {
     }
 }
 
+/// Why the walk stopped: the connection failed, or the server said something that ends it.
+#[derive(Debug, thiserror::Error)]
+enum Stop {
+    #[error(transparent)]
+    Net(#[from] NetError),
+    #[error("{0}")]
+    Said(String),
+}
+
+/// A reply that is neither `+OK` nor `-ERR` (nor a SASL `+ `) ends the walk: nothing after it
+/// can be read as an answer to what was asked.
+fn status_line(what: &str, r: &Response) -> Result<(), Stop> {
+    if r.status != Status::Unknown {
+        return Ok(());
+    }
+    let seen = crate::transcript::printable(r.text.as_bytes(), 60);
+    Err(Stop::Said(format!("the {what} is not a POP3 status line (+OK or -ERR): `{seen}` (RFC 1939 §3)")))
+}
+
 /// The walk itself; returns how many protocol violations were seen.
 async fn walk(
     conn: &mut Connection,
     args: &SessionArgs,
     creds: Option<&crate::net::session::Credentials>,
-) -> Result<usize, NetError> {
+) -> Result<usize, Stop> {
     let mut violations = Vec::new();
     let (greeting, timestamp) = s::greeting(conn).await?;
     violations.extend(greeting.violations.clone());
+    status_line("greeting", &greeting)?;
+    if greeting.status == Status::Err {
+        return Err(Stop::Said(format!("the server refused the session in its greeting: -ERR {}", greeting.text)));
+    }
     let (_, capa, v) = s::capa(conn).await?;
     violations.extend(v);
     violations.extend(capa.violations);
@@ -79,6 +102,16 @@ async fn walk(
             LoginArg::Login => LoginMethod::SaslLogin,
         };
         let outcome = s::login(conn, creds, method, timestamp.as_deref()).await?;
+        // Out of step first: it explains any odd reply that follows.
+        if let Some(v) = outcome.out_of_step() {
+            conn.note(format!("{} login cannot be judged", method.name()));
+            return Err(Stop::Said(format!(
+                "the server is out of step ({v}): its replies no longer belong to the commands"
+            )));
+        }
+        for r in outcome.steps.iter().chain([&outcome.response]) {
+            status_line("reply to a login command", r)?;
+        }
         if outcome.ok() {
             for cmd in [Command::Stat, Command::List(None), Command::Uidl(None)] {
                 let r = conn.command(&cmd).await?;
@@ -86,7 +119,9 @@ async fn walk(
             }
         } else {
             conn.note(format!("{} login refused", method.name()));
-            return Err(NetError::Usage("the login was refused (wrong credentials, or the server needs --stls first)"));
+            return Err(Stop::Said(
+                "the login was refused (wrong credentials, or the server needs --stls first)".into(),
+            ));
         }
     }
     for v in &violations {

@@ -337,6 +337,13 @@ impl Session {
             }
         }
         let mut outcome = Outcome { alive: true, ..Outcome::default() };
+        // More after CAPA's own reply, with nothing else asked: the server answers more than it
+        // is asked (RFC 1939 §3, one reply per command). Only an unsolicited `+OK` counts: a
+        // `-ERR` there may be a disconnect-after-errors notice (Dovecot's "Too many invalid bad
+        // commands."), which is a policy.
+        if let Some(v) = self.conn.out_of_step().filter(|_| self.conn.buffered().starts_with(b"+OK")) {
+            outcome.candidate = Some(violation(&v, &keyword));
+        }
         for r in &replies {
             self.note_status(r);
             if r.is_ok() {

@@ -74,6 +74,16 @@ impl LoginOutcome {
     pub fn ok(&self) -> bool {
         self.response.is_ok()
     }
+
+    /// The first out-of-step violation on the way: the server sent more than its reply, so what
+    /// looks like the answer to PASS may answer an earlier command.
+    pub fn out_of_step(&self) -> Option<String> {
+        self.steps
+            .iter()
+            .chain([&self.response])
+            .flat_map(|r| &r.violations)
+            .find_map(|v| matches!(v, Violation::OutOfStep { .. }).then(|| v.to_string()))
+    }
 }
 
 /// How long [`connect_greeted`] keeps retrying a server that closes new connections before
@@ -172,7 +182,10 @@ pub async fn greeting(conn: &mut Connection) -> Result<(Response, Option<String>
 pub async fn capa(conn: &mut Connection) -> Result<(Capabilities, Response, Vec<Violation>), NetError> {
     conn.send(&Command::Capa).await?;
     let mut decoder = Decoder::new(Expect::MultiLine, limits_of(conn)).with_body_rule(BodyLineRule::Capa);
-    let resp = conn.read_with(&mut decoder).await?;
+    let mut resp = conn.read_with(&mut decoder).await?;
+    if let Some(v) = conn.out_of_step() {
+        resp.violations.push(v);
+    }
     let (caps, violations) = match &resp.body {
         Some(b) => Capabilities::parse(b.lines()),
         None => (Capabilities::default(), Vec::new()),
@@ -393,13 +406,7 @@ impl Opened {
         }
         self.violations.extend(outcome.response.violations.clone());
         if !outcome.ok() {
-            let stray = outcome
-                .steps
-                .iter()
-                .chain([&outcome.response])
-                .flat_map(|r| &r.violations)
-                .find_map(|v| matches!(v, Violation::OutOfStep { .. }).then(|| v.to_string()));
-            if let Some(v) = stray {
+            if let Some(v) = outcome.out_of_step() {
                 return Err(OpenError::OutOfStep(format!(
                     "the server is out of step ({v}), so the refusal may answer an earlier command"
                 )));
