@@ -119,7 +119,31 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
         }
         let _ = cancel_tx.send(true);
     });
-    let outcome = runner::run_suite(items, env, args.jobs.into(), reseed, cancel_rx).await;
+    // Cancellation is cooperative (checks stop between exchanges); a check stuck inside one is
+    // cut HARD_GRACE after the deadline, losing only what the suite had not handed back.
+    let suite = runner::run_suite(items, env, args.jobs.into(), reseed, cancel_rx);
+    let outcome = match tokio::time::timeout(deadline + HARD_GRACE, suite).await {
+        Ok(o) => o,
+        Err(_) => {
+            ctrl_c.abort();
+            let why = format!(
+                "the run did not stop within {} of --deadline {}: a check was stuck on the server, and the \
+                 results so far could not be collected",
+                humantime::format_duration(HARD_GRACE),
+                humantime::format_duration(deadline)
+            );
+            let mut r = super::error_report(
+                RunKind::Run,
+                report.target.clone(),
+                "pop3test/deadline",
+                "The run ends by --deadline",
+                why,
+            );
+            r.incomplete = true;
+            r.duration_ms = clock.elapsed().as_secs_f64() * 1000.0;
+            return super::finish(&r, &args.reports, args.fail_on, global).max(exit::TESTER_ERROR);
+        }
+    };
     report.server = outcome.server;
     if !outcome.notes.is_empty() {
         report.summary = Some(format!("adapted to the server: {}", outcome.notes.join("; ")));
@@ -141,6 +165,9 @@ pub async fn main(args: RunArgs, global: &GlobalArgs) -> i32 {
     }
     code
 }
+
+/// How long after --deadline a run that has not stopped by itself is cut.
+const HARD_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// `--empty-user` with its password (from `--empty-password-env` or `--empty-password-file`).
 fn empty_account(args: &RunArgs) -> Result<Option<crate::net::session::Credentials>, String> {

@@ -220,13 +220,21 @@ impl FuzzOutcome {
             report.results.push(res);
         }
         for (ctx, why) in &self.unavailable {
+            let verdict = if server_fault(why) { Verdict::Error } else { Verdict::Skip };
             let mut res =
-                CheckResult::new(format!("fuzz/context/{ctx}"), format!("fuzz the {ctx} state"), "fuzz", Verdict::Skip);
+                CheckResult::new(format!("fuzz/context/{ctx}"), format!("fuzz the {ctx} state"), "fuzz", verdict);
             res.message = Some(why.clone());
             report.results.push(res);
         }
         report
     }
+}
+
+/// Whether a context was out of reach through the server's fault (a broken TLS handshake after
+/// `+OK` to STLS, replies out of step, silence) rather than by its policy or the test account's
+/// (no STLS offered, login refused): an error to report, not a skip.
+fn server_fault(why: &str) -> bool {
+    ["TLS handshake failed", "out of step", "timed out", "incomplete after"].iter().any(|k| why.contains(k))
 }
 
 /// How progress is shown.
@@ -289,5 +297,19 @@ impl Ticker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_fault;
+
+    #[test]
+    fn the_servers_failures_are_errors_and_policies_are_skips() {
+        assert!(server_fault("TLS handshake failed: received corrupt message of type InvalidContentType"));
+        assert!(server_fault("the login cannot be judged: the server is out of step after CAPA (...)"));
+        assert!(server_fault("timed out after 1s waiting for the server's reply"));
+        assert!(!server_fault("STLS refused: -ERR not supported"));
+        assert!(!server_fault("login refused (USER/PASS): -ERR [AUTH] Invalid credentials"));
     }
 }

@@ -362,6 +362,10 @@ async fn open_once(
         return Err(OpenError::BadGreeting(greeting.text));
     }
     let (capa_initial, r, v) = capa(&mut conn).await?;
+    // Answered more than CAPA: whatever follows (STLS's `+OK`, USER's) may be the extra reply.
+    if let Some(v) = r.violations.iter().find(|v| matches!(v, Violation::OutOfStep { .. })) {
+        return Err(OpenError::OutOfStep(format!("the server is out of step after CAPA ({v})")));
+    }
     let capa_ok = r.is_ok();
     violations.extend(v);
     violations.extend(r.violations);
