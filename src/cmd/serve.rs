@@ -46,10 +46,13 @@ pub async fn main(args: ServeArgs, global: &GlobalArgs) -> i32 {
             return exit::TESTER_ERROR;
         }
     }
+    // The handlers are in place before the banner says the server is up: whoever reads the
+    // banner may signal at once.
+    let stop = stop_signal();
     if !global.quiet {
         print!("{}", banner(&server, &args));
     }
-    if let Err(e) = stop_signal().await {
+    if let Err(e) = stop.await {
         eprintln!("error: cannot wait for Ctrl-C: {e}");
     } else if !global.quiet {
         println!("shutting down");
@@ -59,17 +62,24 @@ pub async fn main(args: ServeArgs, global: &GlobalArgs) -> i32 {
 }
 
 /// Ctrl-C, or SIGTERM on Unix (so `kill PID` also shuts down cleanly and removes the CA file).
-async fn stop_signal() -> std::io::Result<()> {
+/// The signal handlers are installed when this is called, not when it is first polled.
+fn stop_signal() -> impl std::future::Future<Output = std::io::Result<()>> {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            r = tokio::signal::ctrl_c() => r,
-            _ = term.recv() => Ok(()),
+        use tokio::signal::unix::{signal, SignalKind};
+        let streams = signal(SignalKind::interrupt()).and_then(|i| Ok((i, signal(SignalKind::terminate())?)));
+        async move {
+            let (mut int, mut term) = streams?;
+            tokio::select! {
+                _ = int.recv() => Ok(()),
+                _ = term.recv() => Ok(()),
+            }
         }
     }
     #[cfg(not(unix))]
-    tokio::signal::ctrl_c().await
+    {
+        tokio::signal::ctrl_c()
+    }
 }
 
 /// `--list-defects`: name, requirement id, description.
