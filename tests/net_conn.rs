@@ -277,6 +277,35 @@ async fn a_server_streaming_megabytes_of_body_is_counted_in_bounded_memory() {
 }
 
 #[tokio::test]
+async fn a_long_body_leaves_a_short_transcript() {
+    let addr = serve(|mut s| async move {
+        let _ = s.write_all(b"+OK hi\r\n").await;
+        let mut buf = [0u8; 64];
+        let _ = s.read(&mut buf).await;
+        let _ = s.write_all(b"+OK here it comes\r\n").await;
+        let chunk = b"0123456789012345678901234567890123456789\r\n".repeat(1000);
+        for _ in 0..100 {
+            if s.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = s.write_all(b"the last line\r\n.\r\n").await;
+    })
+    .await;
+    let mut c = Connection::connect(&target(addr, Scheme::Plain), &quick(2000)).await.unwrap();
+    c.greeting().await.unwrap();
+    let r = c.command(&Command::Retr(1)).await.unwrap();
+    assert_eq!(r.body.as_ref().map(|b| b.octets), Some(4_200_015));
+    // 4 MB streamed: its first chunk, its end and a note, not one capped entry per 256 KiB.
+    let entries = c.transcript().entries();
+    let text: usize = entries.iter().map(|e| e.text.len()).sum();
+    assert!(text < 16 * 1024, "{text} characters of transcript in {} entries", entries.len());
+    let last = entries.iter().rev().find(|e| e.text.contains("the last line")).is_some();
+    assert!(last, "the reply's end is recorded");
+    assert!(entries.iter().any(|e| e.text.contains("octets in the middle of this reply not recorded")));
+}
+
+#[tokio::test]
 async fn close_in_the_middle_of_a_multi_line_response_keeps_the_partial_body() {
     let addr = serve(|mut s| async move {
         let _ = s.write_all(b"+OK hi\r\n").await;

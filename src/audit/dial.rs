@@ -201,9 +201,10 @@ pub async fn finish(mut conn: Connection, quit: bool, wait: Duration) -> Transcr
 
 /// How many connections `ctx.target` serves at once, up to [`MAX_SLOTS`] (see
 /// [`crate::net::session::capacity`]): the audit then keeps at most that many open, so that a
-/// slow or queueing server is audited one connection at a time rather than timed out.
+/// slow or queueing server is audited one connection at a time rather than timed out. 0 when
+/// none was greeted `+OK` within `wait`.
 pub async fn capacity(ctx: &Ctx, wait: Duration) -> usize {
-    crate::net::session::capacity(&ctx.target, &ctx.opts, MAX_SLOTS, wait).await
+    crate::net::session::greeted_at_once(&ctx.target, &ctx.opts, MAX_SLOTS, wait).await
 }
 
 /// A raw stream (TLS version probes) holding a connection slot while it lives.

@@ -61,7 +61,18 @@ pub async fn run(cfg: &AuditConfig) -> Report {
     // Servers serve a bounded number of connections at once and queue the rest: find the bound
     // first, so that probes wait for one another instead of timing out in the server's queue.
     // 3 s: a loaded machine greets late, and an undercount only makes the audit slower.
-    let capacity = dial::capacity(&ctx, cfg.waits.step.min(Duration::from_secs(3))).await;
+    let greeted = dial::capacity(&ctx, cfg.waits.step.min(Duration::from_secs(3))).await;
+    if greeted == 0 {
+        // Not one greeting: try once more with the full step (and a connection limit's retries).
+        // A server that greets nobody cannot be audited, and each probe waiting its timeout in
+        // turn through a single slot used to spend the whole --deadline (10 min by default) to
+        // say only that the deadline passed.
+        match crate::net::session::connect_greeted(&ctx.target, &ctx.opts).await {
+            Ok((conn, _)) => drop(tokio::time::timeout(dial::QUIT_WAIT, conn.close(false)).await),
+            Err(e) => return no_greeting(cfg, &e, started),
+        }
+    }
+    let capacity = greeted.max(1);
     ctx.set_slots(capacity);
     let ctx = &ctx;
     let hello = hello_wait(&cfg.waits);
@@ -210,6 +221,23 @@ pub async fn run(cfg: &AuditConfig) -> Report {
     if let (Some(s), false) = (&mut report.summary, notes.is_empty()) {
         s.push_str(&format!(" (time: {})", notes.join("; ")));
     }
+    report
+}
+
+/// The report of an audit that could not start: the server sent no greeting (`e` says how).
+fn no_greeting(cfg: &AuditConfig, e: &crate::net::NetError, started: Instant) -> Report {
+    let mut report = Report::new(RunKind::Audit, cfg.target.to_string());
+    let why = format!("the server sent no greeting ({e}), so nothing could be probed");
+    let mut r = crate::results::CheckResult::new(
+        "pop3test/greeting",
+        "The server greets a new connection",
+        "setup",
+        crate::results::Verdict::Error,
+    );
+    r.message = Some(why.clone());
+    report.results.push(r);
+    report.summary = Some(format!("TLS enforced: undetermined, because {why}"));
+    report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     report
 }
 

@@ -86,8 +86,8 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     };
     // The quiet window of careful replays: a few greeting round trips, within 20-250 ms.
     let t0 = std::time::Instant::now();
-    if !crate::fuzz::exec::alive(&env).await {
-        let why = format!("{target} does not greet with +OK within --timeout: is the server running? No case ran");
+    if let Some(problem) = greeting_problem(&env).await {
+        let why = format!("{target} does not greet with +OK ({problem}); no case ran");
         eprintln!("error: {why}");
         let report = super::error_report(
             crate::results::RunKind::Fuzz,
@@ -156,4 +156,27 @@ async fn ensure_loopback(target: &Target) -> Result<(), String> {
              Pass --i-own-this-server if you own it or may test it"
         ))
     }
+}
+
+/// Why `env.target` cannot be fuzzed: no connection, no greeting, or one that is not `+OK`. Named,
+/// because "does not greet within --timeout: is the server running?" misled about a server that
+/// was running and sent an endless line, garbage or `-ERR`.
+async fn greeting_problem(env: &Env) -> Option<String> {
+    let mut c = match crate::net::Connection::connect(&env.target, &env.opts).await {
+        Ok(c) => c,
+        Err(e) => return Some(format!("{e}: is the server running?")),
+    };
+    let problem = match c.greeting().await {
+        Ok(g) if g.is_ok() => None,
+        Ok(g) => {
+            let text = crate::transcript::printable(g.text.as_bytes(), 80);
+            Some(match g.status {
+                crate::proto::Status::Err => format!("its greeting is -ERR {text}"),
+                _ => format!("its greeting is not a POP3 status line: `{text}`"),
+            })
+        }
+        Err(e) => Some(e.to_string()),
+    };
+    let _ = c.close(false).await;
+    problem
 }

@@ -118,8 +118,20 @@ pub(crate) struct Shared {
     last_setup_error: Mutex<Option<String>>,
     findings: Mutex<BTreeMap<FindingKey, (Slot, u64)>>,
     unavailable: Mutex<BTreeMap<Context, String>>,
+    /// Setups of a context that failed in a row while the server kept greeting, with the last
+    /// reason (see [`SETUP_FAILURES`]); a context that was set up once is in `reached`.
+    setup_failures: Mutex<BTreeMap<Context, (u32, String)>>,
+    reached: Mutex<std::collections::BTreeSet<Context>>,
     logins: Arc<tokio::sync::Semaphore>,
 }
+
+/// Setups of one context that may fail in a row, the server greeting all along, before the
+/// context is out of reach. A timeout in setup looked like the server being down, and a server
+/// that is not down got the context retried, a `--timeout` each time, for the whole run: a server
+/// that answers STLS `+OK` and never speaks TLS had 8 s of fuzzing spent on 20 cases and the run
+/// reported PASS, never saying the after-STLS context was lost. A context never reached in the
+/// whole run, its last setup failed, is out of reach too, however few tries the run had time for.
+const SETUP_FAILURES: u32 = 2;
 
 impl Shared {
     pub fn findings_count(&self) -> usize {
@@ -289,6 +301,8 @@ impl Shared {
             }
             match Session::open(&self.cfg.env, ctx).await {
                 Ok(s) => {
+                    self.setup_failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ctx);
+                    self.reached.lock().unwrap_or_else(|p| p.into_inner()).insert(ctx);
                     self.sessions.fetch_add(1, Relaxed);
                     self.record_setup_violations(ctx, &s.setup_violations);
                     return Some(s);
@@ -296,9 +310,20 @@ impl Shared {
                 Err(SetupError::Down(why)) => {
                     *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some(format!("{}: {why}", ctx.name()));
+                    // Counted before the liveness check, which the run's end may cut short.
+                    let failed = {
+                        let mut failures = self.setup_failures.lock().unwrap_or_else(|p| p.into_inner());
+                        let (n, last) = failures.entry(ctx).or_insert((0, String::new()));
+                        *n += 1;
+                        last.clone_from(&why);
+                        *n
+                    };
                     if !self.await_alive().await {
                         self.server_down("any", "(connect)", None, &why);
                         return None;
+                    }
+                    if failed >= SETUP_FAILURES {
+                        self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
                     }
                 }
                 Err(SetupError::Unavailable(why)) if why.contains("IN-USE") => {}
@@ -611,6 +636,8 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         last_setup_error: Mutex::new(None),
         findings: Mutex::new(BTreeMap::new()),
         unavailable: Mutex::new(BTreeMap::new()),
+        setup_failures: Mutex::new(BTreeMap::new()),
+        reached: Mutex::new(Default::default()),
     });
     let regressions = shared.regressions().await;
     let mut progress = super::outcome::Ticker::new(shared.cfg.progress, shared.cfg.cases);
@@ -675,7 +702,13 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
             _ => None,
         })
         .collect();
-    let unavailable = std::mem::take(&mut *shared.unavailable.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut unavailable = std::mem::take(&mut *shared.unavailable.lock().unwrap_or_else(|p| p.into_inner()));
+    let reached = std::mem::take(&mut *shared.reached.lock().unwrap_or_else(|p| p.into_inner()));
+    for (ctx, (_, why)) in std::mem::take(&mut *shared.setup_failures.lock().unwrap_or_else(|p| p.into_inner())) {
+        if !reached.contains(&ctx) {
+            unavailable.entry(ctx).or_insert(why);
+        }
+    }
     let cfg = &shared.cfg;
     let mut findings = findings;
     findings.sort_by(|a, b| b.severity().cmp(&a.severity()).then_with(|| a.key.cmp(&b.key)));

@@ -222,8 +222,28 @@ impl Connection {
     /// `response_deadline` (a drip), and the decoder's size limits. A long body is streamed: the
     /// lines the decoder has scanned leave the buffer (into the transcript, whose entries are
     /// capped), so memory does not grow with the reply.
+    ///
+    /// Only the first streamed chunk goes into the transcript, then the reply's end and a note of
+    /// how much was left out: every chunk at its 4 KiB entry cap made a 200 MB body 800 entries
+    /// (3 MiB) of transcript, kept by every result that held it — a `run` against a server with
+    /// huge messages grew by megabytes per check.
     async fn read_labelled(&mut self, decoder: &mut Decoder, what: &'static str) -> Result<Response, NetError> {
+        let mut elided = 0;
+        let r = self.read_streamed(decoder, what, &mut elided).await;
+        if elided > 0 {
+            self.note(format!("[... {elided} octets in the middle of this reply not recorded ...]"));
+        }
+        r
+    }
+
+    async fn read_streamed(
+        &mut self,
+        decoder: &mut Decoder,
+        what: &'static str,
+        elided: &mut u64,
+    ) -> Result<Response, NetError> {
         let started = Instant::now();
+        let mut streamed = false;
         let hard = started + self.opts.response_deadline;
         let received_before = self.received - (self.buf.len() - self.start) as u64;
         loop {
@@ -237,8 +257,13 @@ impl Connection {
                 Ok(Decoded::Incomplete) => {
                     let scanned = decoder.scanned();
                     if scanned >= STREAM_CHUNK {
-                        let tls = self.is_tls();
-                        self.transcript.server(tls, &self.buf[self.start..self.start + scanned]);
+                        if streamed {
+                            *elided += scanned as u64;
+                        } else {
+                            let tls = self.is_tls();
+                            self.transcript.server(tls, &self.buf[self.start..self.start + scanned]);
+                            streamed = true;
+                        }
                         self.consume(scanned);
                         decoder.rebase(scanned);
                     }
@@ -392,6 +417,11 @@ impl Connection {
     /// Undoes [`Connection::set_patience`].
     pub fn restore_patience(&mut self, old: (Duration, Duration)) {
         (self.opts.timeout, self.opts.response_deadline) = old;
+    }
+
+    /// The decoder limits this connection reads with (`--max-response`, `--max-kept`...).
+    pub fn limits(&self) -> crate::proto::Limits {
+        self.opts.limits
     }
 
     /// Negotiated TLS parameters, once TLS is up.

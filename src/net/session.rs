@@ -92,7 +92,7 @@ impl LoginOutcome {
 pub const GREETING_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(12);
 
 /// Connects and reads the greeting. A server that closes (or resets) a new connection before
-/// greeting is usually at a connection limit (Courier: 4 per address; popa3d: a rate per source):
+/// sending a byte is usually at a connection limit (Courier: 4 per address; popa3d: a rate per source):
 /// that is retried with a doubling back-off within [`GREETING_RETRY_BUDGET`], and the transcript
 /// of the connection that made it says how many were turned away.
 pub async fn connect_greeted(
@@ -115,7 +115,10 @@ pub async fn connect_greeted(
                 }
                 return Ok((conn, g));
             }
-            Err(e @ (NetError::Closed { partial: None, .. } | NetError::Reset { .. })) => {
+            // Only a close before any octet is a connection limit: a server that began its
+            // greeting (`+OK hel`) and hung up is broken, and retrying it spent the whole budget
+            // (12 s) on every connection of an audit.
+            Err(e @ (NetError::Closed { partial: None, .. } | NetError::Reset { .. })) if conn.received() == 0 => {
                 if start.elapsed() + delay > GREETING_RETRY_BUDGET {
                     return Err(e);
                 }
@@ -131,8 +134,18 @@ pub async fn connect_greeted(
 /// How many connections `target` serves at once, up to `max`: that many are opened together and
 /// those greeted within `wait` are counted (servers queue or refuse the rest: GNU Mailutils and
 /// Cyrus past their process limit, Courier past 4 per address, inetd-style servers past one).
-/// Then all are closed. At least 1.
+/// Then all are closed. At least 1 (see [`greeted_at_once`] for the count itself).
 pub async fn capacity(
+    target: &super::Target,
+    opts: &super::ConnectOptions,
+    max: usize,
+    wait: std::time::Duration,
+) -> usize {
+    greeted_at_once(target, opts, max, wait).await.max(1)
+}
+
+/// [`capacity`]'s count, which is 0 when no connection got a `+OK` greeting within `wait`.
+pub async fn greeted_at_once(
     target: &super::Target,
     opts: &super::ConnectOptions,
     max: usize,
@@ -168,7 +181,7 @@ pub async fn capacity(
         // No QUIT: its reply is one more wait; the server sees the close at once.
         let _ = tokio::time::timeout(std::time::Duration::from_millis(200), conn.close(false)).await;
     }
-    greeted.max(1)
+    greeted
 }
 
 /// Reads the greeting and returns it with its APOP timestamp, if any.
@@ -193,8 +206,10 @@ pub async fn capa(conn: &mut Connection) -> Result<(Capabilities, Response, Vec<
     Ok((caps, resp, violations))
 }
 
-fn limits_of(_conn: &Connection) -> crate::proto::Limits {
-    crate::proto::Limits::default()
+/// The connection's own limits: `--max-response` bounds CAPA too (the defaults here let a CAPA
+/// run to 16 MiB whatever the command line said).
+fn limits_of(conn: &Connection) -> crate::proto::Limits {
+    conn.limits()
 }
 
 /// Sends STLS and, on `+OK`, performs the TLS handshake. Returns the reply to STLS.

@@ -157,9 +157,11 @@ pub enum Decoded {
 /// Resource limits exceeded: the only decoding failures. Everything else is a [`Violation`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DecodeError {
-    #[error("line exceeds {limit} octets without a line end")]
+    #[error("line exceeds {limit} octets without a line end (the line length limit)")]
     LineTooLong { limit: usize },
-    #[error("response exceeds {limit} octets")]
+    /// Says "size limit" and the flag: "exceeds 16777216 octets" alone left a user guessing
+    /// what was exceeded and how to change it.
+    #[error("response exceeds the size limit of {limit} octets (--max-response for replies, 1 GiB for a message)")]
     ResponseTooLarge { limit: usize },
 }
 

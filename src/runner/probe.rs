@@ -108,6 +108,16 @@ pub async fn probe(
             p.locks = second_login_refused(target, opts, creds, stls).await;
             p.inventory.lock = Support::from_ok(p.locks);
         }
+        // A server out of step, or a reply that is no status line, did not refuse anything: its
+        // replies no longer answer our commands (a CAPA sent twice made PASS's "reply" the second
+        // CAPA's `USER` line, reported as the account refused).
+        Ok(o) if o.out_of_step().is_some() || o.response.status == crate::proto::Status::Unknown => {
+            let why = match o.out_of_step() {
+                Some(v) => format!("the server is out of step ({v}): its replies no longer belong to the commands"),
+                None => format!("the reply to {} is not a POP3 status line: `{}`", method.name(), o.response.text),
+            };
+            p.login_refused = Some(format!("logging in as `{}` failed: {why}", creds.user));
+        }
         Ok(o) => {
             p.login_refused =
                 Some(format!("the test account `{}` was refused ({}): {}", creds.user, method.name(), o.response.text))
