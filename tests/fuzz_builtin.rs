@@ -274,3 +274,104 @@ async fn replays_never_send_quit_after_a_dele() {
     assert_eq!(stat(env).await, before, "a replay committed a deletion");
     h.shutdown().await;
 }
+
+/// A server that answers `-ERR` to everything but CAPA and QUIT (or, `mute`, nothing at all after
+/// CAPA, keeping the socket open), and hangs up (with our unread octets still queued: an RST) on
+/// a command line over 4 KiB, as Dovecot does at 64 KiB.
+async fn scripted(mute: bool) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        // Bounded: the fuzz run below opens far fewer sessions.
+        for _ in 0..2000 {
+            let Ok((mut s, _)) = listener.accept().await else { return };
+            tokio::spawn(async move {
+                let _ = s.write_all(b"+OK ready\r\n").await;
+                let (mut buf, mut chunk) = (Vec::new(), [0u8; 8192]);
+                loop {
+                    let Ok(n @ 1..) = s.read(&mut chunk).await else { return };
+                    buf.extend_from_slice(&chunk[..n]);
+                    while let Some(end) = buf.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = buf.drain(..=end).collect();
+                        if line.len() > 4096 {
+                            return;
+                        }
+                        let reply: &[u8] = match line.get(..4).map(|k| k.to_ascii_uppercase()) {
+                            Some(k) if k == b"CAPA" => b"+OK\r\nUSER\r\n.\r\n",
+                            Some(k) if k == b"QUIT" => b"+OK bye\r\n",
+                            _ if mute => b"",
+                            _ => b"-ERR no\r\n",
+                        };
+                        if s.write_all(reply).await.is_err() || reply.starts_with(b"+OK bye") {
+                            return;
+                        }
+                    }
+                    if buf.len() > 4096 {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_hang_up_on_a_huge_command_line_is_a_policy_not_a_crash() {
+    let (addr, task) = scripted(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        target: pop3test::net::Target::parse(&format!("pop3://{addr}")).unwrap(),
+        opts: pop3test::net::ConnectOptions { timeout: Duration::from_millis(500), ..Default::default() },
+        creds: None,
+        settle: Duration::from_millis(20),
+        stls: StlsPolicy::Never,
+        stepwise_login: Default::default(),
+    };
+    let mut cfg = FuzzConfig::new(env, 3);
+    cfg.cases = Some(400);
+    cfg.out = Some(dir.path().to_path_buf());
+    cfg.down_budget = Duration::from_secs(2);
+    let o = run(cfg).await;
+    task.abort();
+    eprintln!("{} unavailable {:?}", o.summary(), o.unavailable);
+    let ids: Vec<String> = o.findings.iter().map(|f| format!("{}: {}", f.key.id(), f.candidate.detail)).collect();
+    assert!(o.of(Oracle::Crash).is_empty(), "{ids:#?}");
+    let policy: Vec<_> = o.findings.iter().filter(|f| f.key.id() == "fuzz/policy/line-length/any").collect();
+    assert_eq!(policy.len(), 1, "{ids:#?}");
+    assert!(policy[0].candidate.detail.contains("RFC 2449"), "{}", policy[0].candidate.detail);
+    assert_eq!(policy[0].severity(), pop3test::results::Severity::Info);
+}
+
+/// A hang seen just before the run's deadline, whose replays cannot finish in time (each waits
+/// out the 400 ms timeout, and four are needed), is reported as found and unconfirmed, with its
+/// reproducer: never dropped.
+#[tokio::test]
+async fn a_finding_the_deadline_cuts_short_is_kept() {
+    let (addr, task) = scripted(true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = Env {
+        target: pop3test::net::Target::parse(&format!("pop3://{addr}")).unwrap(),
+        opts: pop3test::net::ConnectOptions { timeout: Duration::from_millis(400), ..Default::default() },
+        creds: None,
+        settle: Duration::from_millis(20),
+        stls: StlsPolicy::Never,
+        stepwise_login: Default::default(),
+    };
+    let mut cfg = FuzzConfig::new(env, 1);
+    cfg.jobs = 1;
+    cfg.deadline = Some(Duration::from_millis(1500));
+    cfg.out = Some(dir.path().to_path_buf());
+    cfg.down_budget = Duration::from_secs(1);
+    let o = run(cfg).await;
+    task.abort();
+    let ids: Vec<String> = o.findings.iter().map(|f| format!("{}: {}", f.key.id(), f.candidate.detail)).collect();
+    let hangs = o.of(Oracle::Hang);
+    assert!(!hangs.is_empty(), "{} {ids:#?}", o.summary());
+    let cut: Vec<_> = hangs.iter().filter(|f| f.cut_short).collect();
+    assert!(!cut.is_empty(), "{ids:#?}");
+    let r = cut[0].to_result();
+    assert!(r.message.as_deref().is_some_and(|m| m.contains("unconfirmed")), "{:?}", r.message);
+    assert!(matches!(&cut[0].exported, Some(Ok(p)) if p.starts_with(dir.path())), "{:?}", cut[0].exported);
+}

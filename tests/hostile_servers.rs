@@ -32,8 +32,10 @@ const GRACE: Duration = Duration::from_secs(5);
 /// (run, which loads the whole suite, is the largest; 200 MB listings and CAPA add nothing), but
 /// see [`memory_bound`]. Twice the largest, rounded up: a 200 MB reply held whole would cross it.
 const MEMORY: u64 = 56 << 20;
-/// Cases run at once: they mostly wait on timeouts, and 2 cores keep up with 4 of them.
-const PARALLEL: usize = 4;
+/// Cases run at once. They mostly wait on timeouts, but the 200 MB streams are CPU-bound, and in
+/// CI this runs beside the build and the other suites on 2 cores: at 4, a loaded CI machine
+/// starved `huge_retr::run` past its deadline (25.2 s) and `endless_body::run` to 1.2 MB/s.
+const PARALLEL: usize = 2;
 /// Longest a test waits for the pool to reach its case (all cases, in the worst order).
 const POOL_WAIT: Duration = Duration::from_secs(600);
 

@@ -391,3 +391,51 @@ async fn unsolicited_data_is_seen_and_silence_is_none() {
     let got = c.read_unsolicited(Duration::from_millis(1000)).await.unwrap();
     assert_eq!(got.as_deref(), Some(&b"+OK surprise\r\n"[..]));
 }
+
+/// A server that penalises the address (Dovecot's auth penalty, up to 15 s) delays even a correct
+/// login, and the probe's is the run's first: it waits for it rather than calling the account
+/// refused.
+#[tokio::test]
+async fn the_probe_waits_for_a_penalised_first_login() {
+    let addr = serve(|s| async move {
+        let mut s = BufReader::new(s);
+        s.get_mut().write_all(b"+OK ready\r\n").await.unwrap();
+        let mut line = String::new();
+        // Bounded: the probe sends a handful of commands.
+        for _ in 0..50 {
+            line.clear();
+            if s.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let reply: &[u8] = match line.trim_end().split(' ').next().unwrap_or("").to_ascii_uppercase().as_str() {
+                "PASS" => {
+                    // The penalty: 2.5 times the client's 600 ms timeout.
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                    b"+OK logged in\r\n"
+                }
+                "USER" | "NOOP" => b"+OK\r\n",
+                "STAT" => b"+OK 0 0\r\n",
+                "LIST" | "UIDL" => b"+OK\r\n.\r\n",
+                "QUIT" => b"+OK bye\r\n",
+                _ => b"-ERR unknown\r\n",
+            };
+            if s.get_mut().write_all(reply).await.is_err() {
+                return;
+            }
+        }
+    })
+    .await;
+    let opts = ConnectOptions { timeout: Duration::from_millis(600), ..quick(600) };
+    let started = Instant::now();
+    let p = pop3test::runner::probe::probe(
+        &target(addr, Scheme::Plain),
+        &opts,
+        Some(&creds()),
+        None,
+        session::StlsPolicy::Never,
+    )
+    .await;
+    assert_eq!(p.login_refused, None);
+    assert_eq!(p.inventory.login, pop3test::inventory::Support::Yes);
+    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+}

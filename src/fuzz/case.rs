@@ -24,6 +24,10 @@ pub struct Case {
 /// RFC 2449 §4: commands up to 255 octets including CRLF must be accepted.
 pub const COMMAND_LIMIT: usize = 255;
 
+/// Over this many octets, a command line the server hangs up on is its policy, not a crash: about
+/// four times [`COMMAND_LIMIT`], and SMTP's 1000-octet line (RFC 5321 §4.5.3.1.6) with room.
+pub const CLOSE_IS_POLICY_ABOVE: usize = 1024;
+
 impl Case {
     /// A single line sent in one write (helpers and tests).
     pub fn line(bytes: &[u8]) -> Case {

@@ -9,9 +9,9 @@
 //! because of this input. With `--batch`, several one-write cases share a write where PIPELINING
 //! is advertised ([`Session::run_batch`]); each reply is still judged against its own line.
 
-use super::case::{keyword_of, Case};
+use super::case::{keyword_of, Case, CLOSE_IS_POLICY_ABOVE, COMMAND_LIMIT};
 use super::model::{Context, Model};
-use super::oracle::{judge, stat_damage, violation, Candidate, Oracle, Reason};
+use super::oracle::{judge, stat_damage, violation, Candidate, Oracle, Reason, LINE_LENGTH};
 use crate::net::session::{self as s, Credentials, StlsPolicy};
 use crate::net::{ConnectOptions, Connection, NetError, Target};
 use crate::proto::listing::{parse_stat, unique_id_listings};
@@ -288,8 +288,12 @@ impl Session {
         // Whatever the server made of these lines, none of them is the PASS after a USER.
         self.model.after_user = None;
         for chunk in &case.chunks {
-            if let Err(e) = self.conn.send_raw(&chunk.bytes).await {
-                return self.net_error(e, &keyword, false);
+            match self.conn.send_raw(&chunk.bytes).await {
+                Ok(()) => {}
+                Err(NetError::Closed { .. } | NetError::Reset { .. } | NetError::Io(_)) => {
+                    return self.closed_loose(&keyword, lines)
+                }
+                Err(e) => return self.net_error(e, &keyword, false),
             }
         }
         idle();
@@ -308,7 +312,7 @@ impl Session {
                         if let Some(o) = stls_took_over(lines, &replies) {
                             return o;
                         }
-                        return self.closed(&keyword);
+                        return self.closed_loose(&keyword, lines);
                     }
                 }
             }
@@ -332,6 +336,9 @@ impl Session {
                 }
                 if let Some(o) = stls_took_over(lines, &replies) {
                     return o;
+                }
+                if matches!(e, NetError::Closed { .. } | NetError::Reset { .. } | NetError::Io(_)) {
+                    return self.closed_loose(&keyword, lines);
                 }
                 return self.net_error(e, &keyword, false);
             }
@@ -413,6 +420,27 @@ impl Session {
         }
         let c = Candidate::new(Oracle::Crash, keyword, "the connection was closed or reset without a reply");
         Outcome { candidate: Some(c), ..Outcome::default() }
+    }
+
+    /// The connection ended during a case whose reply count is the server's choice. A command
+    /// line over the 255 octets of RFC 2449 §4 is the client's fault, and a server may refuse it
+    /// by hanging up (Dovecot does at 64 KiB, its `-ERR` often lost to the RST that the unread
+    /// rest of the line causes, always over TLS): above [`CLOSE_IS_POLICY_ABOVE`] octets that is
+    /// a policy, whatever came before it. Below, a close without a reply stays a crash: no server
+    /// needs to hang up on a line that short, and it is where a worker's buffer overflows.
+    fn closed_loose(&mut self, keyword: &str, lines: &[Vec<u8>]) -> Outcome {
+        let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
+        if longest <= CLOSE_IS_POLICY_ABOVE {
+            return self.closed(keyword);
+        }
+        let said = self.last_err.as_ref().map(|t| format!(" (last reply: `-ERR {t}`)")).unwrap_or_default();
+        let detail = format!(
+            "the server closed the session on a command line of {longest} octets{said}; RFC 2449 §4 \
+             lets a client send at most {} and leaves longer ones to the server (a worker \
+             process crashing on it looks the same from here: the server's log tells)",
+            COMMAND_LIMIT
+        );
+        Outcome { candidate: Some(Candidate::new(Oracle::Policy, LINE_LENGTH, detail)), ..Outcome::default() }
     }
 
     fn net_error(&mut self, e: NetError, keyword: &str, may_close: bool) -> Outcome {

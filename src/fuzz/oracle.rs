@@ -277,6 +277,10 @@ impl Candidate {
     }
 }
 
+/// The keyword of the policy "closes the session on an over-long command line" (see
+/// `Session::closed_loose`): one note per run, never a crash.
+pub const LINE_LENGTH: &str = "(line-length)";
+
 /// Words with which servers announce they are closing after an error (`-ERR too many errors, bye`).
 pub fn announces_close(text: &str) -> bool {
     let t = text.to_ascii_lowercase();

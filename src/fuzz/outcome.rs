@@ -33,6 +33,9 @@ pub struct Finding {
     pub exported: Option<Result<PathBuf, String>>,
     /// Policy notes: the error count after which the server closes.
     pub policy_count: Option<u32>,
+    /// Seen once, and the run ended before a replay could confirm or refute it: reported as
+    /// found (never lost), and said to be unconfirmed.
+    pub cut_short: bool,
 }
 
 impl Finding {
@@ -56,6 +59,7 @@ impl Finding {
             did_stls: false,
             exported: None,
             policy_count: None,
+            cut_short: false,
         }
     }
 
@@ -118,6 +122,11 @@ impl Finding {
                 ". Seen {} time(s); minimal reproducer replayed {}/{} times",
                 self.occurrences, self.reproduced.0, self.reproduced.1
             ));
+        }
+        if self.cut_short {
+            msg.push_str(
+                ". Seen once, unconfirmed: the run ended before it could be replayed (a longer --duration confirms it)",
+            );
         }
         if let Some(r) = &self.repro {
             if self.original_len > r.trigger.len() {

@@ -8,7 +8,7 @@ use super::case::Case;
 use super::exec::{alive, batchable, Env, Session, SetupError};
 use super::export;
 use super::model::Context;
-use super::oracle::{announces_close, Candidate, FindingKey, Oracle};
+use super::oracle::{announces_close, Candidate, FindingKey, Oracle, LINE_LENGTH};
 use super::outcome::{Finding, FuzzOutcome, Progress, Regression};
 use super::shrink::{self, Budget, Repro, ShrinkStats};
 use super::source::Source;
@@ -94,7 +94,8 @@ const HISTORY: usize = 32;
 const HANGS_IN_A_ROW: u32 = 3;
 
 enum Slot {
-    InProgress,
+    /// Being confirmed; with what was seen, kept if the run ends first.
+    InProgress(Option<Box<Finding>>),
     Done(Box<Finding>),
     /// Seen, but replays never reproduced it; tried this many times.
     Unconfirmed(u32),
@@ -199,20 +200,43 @@ impl Shared {
         if let Some((slot, n)) = f.get_mut(key) {
             *n += 1;
             return matches!(slot, Slot::Unconfirmed(tries) if *tries < 3) && {
-                *slot = Slot::InProgress;
+                *slot = Slot::InProgress(None);
                 true
             };
         }
         if f.len() >= self.cfg.max_findings {
             return false;
         }
-        f.insert(key.clone(), (Slot::InProgress, 1));
+        f.insert(key.clone(), (Slot::InProgress(None), 1));
         true
+    }
+
+    /// Keeps what a first sighting showed while it is replayed: if the run's time ends first,
+    /// the finding is reported as seen (see [`Finding::cut_short`]).
+    fn provisional(&self, key: &FindingKey, finding: Finding) {
+        if let Some((slot @ Slot::InProgress(None), _)) = self.lock().get_mut(key) {
+            *slot = Slot::InProgress(Some(Box::new(Finding { cut_short: true, ..finding })));
+        }
+    }
+
+    /// Replays did not reproduce `key`. When the run's time ran out meanwhile they could not
+    /// tell: the first sighting stands, unconfirmed. Otherwise it was a fluke (counted).
+    fn not_reproduced(&self, key: &FindingKey) {
+        if self.time_left().is_zero() || self.cfg.cancel.load(Relaxed) {
+            let seen = match self.lock().get_mut(key) {
+                Some((Slot::InProgress(f), _)) => f.take(),
+                _ => None,
+            };
+            if let Some(f) = seen {
+                return self.settle(key, Some(*f));
+            }
+        }
+        self.settle(key, None);
     }
 
     fn settle(&self, key: &FindingKey, finding: Option<Finding>) {
         let mut f = self.lock();
-        let entry = f.entry(key.clone()).or_insert((Slot::InProgress, 1));
+        let entry = f.entry(key.clone()).or_insert((Slot::InProgress(None), 1));
         entry.0 = match (finding, &entry.0) {
             (Some(x), _) => Slot::Done(Box::new(x)),
             (None, Slot::Unconfirmed(n)) => Slot::Unconfirmed(n + 1),
@@ -347,6 +371,13 @@ impl Shared {
         trigger: Case,
         closed: Option<(String, u32)>,
     ) {
+        if c.oracle == Oracle::Policy && c.keyword == LINE_LENGTH {
+            let key = c.key("any");
+            if self.claim(&key) {
+                self.settle(&key, Some(Finding::new(key.clone(), c, None, (1, 1), Vec::new())));
+            }
+            return;
+        }
         if c.oracle == Oracle::Policy {
             match self.policy(&c, ctx, closed).await {
                 Some(true) | None => return,
@@ -365,6 +396,8 @@ impl Shared {
             self.server_down(ctx.name(), &c.keyword, Some(repro), &c.detail);
             return;
         }
+        let seen = Repro { context: ctx, prefix: prefix.clone(), trigger: trigger.clone() };
+        self.provisional(&key, Finding::new(key.clone(), c.clone(), Some(seen), (0, 0), Vec::new()));
         let env = &self.cfg.env;
         // Shrinking fits in what is left of the run: near the deadline a finding is kept as found.
         let budget = Budget { time: self.cfg.shrink.time.min(self.time_left()), ..self.cfg.shrink };
@@ -378,7 +411,7 @@ impl Shared {
             stats.replays += 1;
             if full.prefix.is_empty() || !shrink::reproduces(env, &full, &key).await {
                 self.replays.fetch_add(u64::from(stats.replays), Relaxed);
-                self.settle(&key, None);
+                self.not_reproduced(&key);
                 return;
             }
             shrink::minimise_prefix(env, &mut full, &key, budget, &mut stats).await;
@@ -393,7 +426,7 @@ impl Shared {
         let (hits, transcript, did_stls) = shrink::confirm(env, &repro, &key, n).await;
         self.replays.fetch_add(u64::from(stats.replays + n), Relaxed);
         if hits * 2 < n || hits == 0 {
-            self.settle(&key, None);
+            self.not_reproduced(&key);
             return;
         }
         let mut finding = Finding::new(key.clone(), c, Some(repro), (hits, n), transcript);
@@ -695,7 +728,8 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
     let findings: Vec<Finding> = std::mem::take(&mut *shared.lock())
         .into_values()
         .filter_map(|(slot, n)| match slot {
-            Slot::Done(mut f) => {
+            // Abandoned at the deadline in the middle of its replays: reported as seen.
+            Slot::Done(mut f) | Slot::InProgress(Some(mut f)) => {
                 f.occurrences = n;
                 Some(*f)
             }
@@ -711,6 +745,12 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
     }
     let cfg = &shared.cfg;
     let mut findings = findings;
+    // What the deadline cut short is written out too: the user replays it with `run`.
+    for f in findings.iter_mut().filter(|f| f.cut_short && f.exported.is_none() && f.repro.is_some()) {
+        if let Some(dir) = &cfg.out {
+            f.exported = Some(f.export(dir, cfg.seed, cfg.env.opts.timeout).map_err(|e| e.to_string()));
+        }
+    }
     findings.sort_by(|a, b| b.severity().cmp(&a.severity()).then_with(|| a.key.cmp(&b.key)));
     FuzzOutcome {
         seed: cfg.seed,

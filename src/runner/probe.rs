@@ -85,7 +85,13 @@ pub async fn probe(
         // 8-bit mail that it refuses or replaces otherwise (§2.1). Only this session is affected.
         let _ = opened.conn.command(&crate::proto::Command::Utf8).await;
     }
-    match login_with_retries(&mut opened, creds, method).await {
+    // The first login of a run may find the address penalised for earlier failures (Dovecot's
+    // auth penalty: up to 15 s, plus its 2 s failure delay, for a correct login too), before
+    // anything is measured: it waits [`FIRST_LOGIN_PATIENCE`] times `--timeout`.
+    let patience = opened.conn.set_patience(opts.timeout * FIRST_LOGIN_PATIENCE);
+    let login = login_with_retries(&mut opened, creds, method).await;
+    opened.conn.restore_patience(patience);
+    match login {
         Ok(o) if o.ok() => {
             p.inventory.login = Support::Yes;
             if method == LoginMethod::UserPass {
@@ -133,6 +139,9 @@ pub async fn probe(
     }
     p
 }
+
+/// How many times `--timeout` the probe's login waits for its reply (see [`probe`]).
+pub const FIRST_LOGIN_PATIENCE: u32 = 3;
 
 /// One login, retried a few times while the server says `[IN-USE]`/`[LOGIN-DELAY]`/`[SYS/TEMP]`.
 async fn login_with_retries(
