@@ -53,8 +53,14 @@ pub enum NetError {
     #[error("timed out after {after:?} waiting for {what}")]
     Timeout { what: &'static str, after: Duration },
     /// Data kept arriving, too slowly to make a whole reply within its deadline.
-    #[error("{}", slow_message(what, *after, *received))]
-    Slow { what: &'static str, after: Duration, received: u64 },
+    #[error("{}", slow_message(what, *after, *received, *capped))]
+    Slow {
+        what: &'static str,
+        after: Duration,
+        received: u64,
+        /// Cut by the per-reply limit (6 × --timeout), not by the rate.
+        capped: bool,
+    },
     #[error("the server closed the connection {when}")]
     Closed { when: &'static str, partial: Option<Box<Response>> },
     #[error("connection reset by the server {when}")]
@@ -72,13 +78,17 @@ pub enum NetError {
 }
 
 /// "the greeting was incomplete after 10s: 7 octets received, at about 0.7 octets/s".
-fn slow_message(what: &str, after: Duration, received: u64) -> String {
+fn slow_message(what: &str, after: Duration, received: u64, capped: bool) -> String {
     let secs = after.as_secs_f64().max(0.001);
     let rate = received as f64 / secs;
     let rate = if rate >= 1024.0 { format!("{:.0} KiB/s", rate / 1024.0) } else { format!("{rate:.1} octets/s") };
+    let rule = if capped {
+        "a reply must be complete within 6 times --timeout"
+    } else {
+        "a reply must arrive within --timeout plus its size at 32 KiB/s"
+    };
     format!(
-        "{what} was incomplete after {}: {received} octets received, at about {rate} (a reply must arrive within \
-         --timeout plus its size at 32 KiB/s)",
+        "{what} was incomplete after {}: {received} octets received, at about {rate} ({rule})",
         humantime::format_duration(Duration::from_millis(after.as_millis() as u64))
     )
 }
@@ -282,11 +292,12 @@ impl Connection {
             }
             let got = self.received - received_before;
             let by_volume = self.opts.timeout + Duration::from_secs_f64(got as f64 / self.opts.min_rate.max(1) as f64);
+            let capped = started + by_volume > hard;
             let deadline = (started + by_volume).min(hard);
             let now = Instant::now();
             if now >= deadline {
                 self.record_pending();
-                return Err(NetError::Slow { what, after: now - started, received: got });
+                return Err(NetError::Slow { what, after: now - started, received: got, capped });
             }
             let idle = self.opts.timeout.min(deadline - now);
             match self.fill(idle).await {
@@ -295,7 +306,7 @@ impl Connection {
                     self.record_pending();
                     let got = self.received - received_before;
                     if Instant::now() >= deadline && got > 0 {
-                        return Err(NetError::Slow { what, after: started.elapsed(), received: got });
+                        return Err(NetError::Slow { what, after: started.elapsed(), received: got, capped });
                     }
                     let what = if what == "the greeting" { "the greeting" } else { "the server's reply" };
                     return Err(NetError::Timeout { what, after: idle });
