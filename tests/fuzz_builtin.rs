@@ -371,7 +371,7 @@ async fn a_finding_the_deadline_cuts_short_is_kept() {
     assert!(!hangs.is_empty(), "{} {ids:#?}", o.summary());
     let cut: Vec<_> = hangs.iter().filter(|f| f.cut_short).collect();
     assert!(!cut.is_empty(), "{ids:#?}");
-    let r = cut[0].to_result();
+    let r = cut[0].to_result("pop3://127.0.0.1");
     assert!(r.message.as_deref().is_some_and(|m| m.contains("unconfirmed")), "{:?}", r.message);
     assert!(matches!(&cut[0].exported, Some(Ok(p)) if p.starts_with(dir.path())), "{:?}", cut[0].exported);
 }

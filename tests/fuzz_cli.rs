@@ -32,20 +32,40 @@ fn reproducers_replay_with_run_and_as_regressions() {
     let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(!files.is_empty(), "no reproducer written: {text}");
     assert!(files.iter().all(|p| p.file_name().unwrap().to_str().unwrap().starts_with("wrong-answer.number-wrap.")));
+    // The report says how to replay them: a target and --scenarios (a file is not a target).
+    assert!(text.contains("--scenarios") || !text.contains("Reproducer:"), "{text}");
 
     let (code, text) = pop3test(&["check", out]);
     assert_eq!(code, 0, "{text}");
-    let run = |defect: Option<&str>| {
-        let mut args = vec!["run", "--builtin", "--destructive", "--scenarios", out, "--only", "fuzz/*", "-q"];
+    // Replayed as they ran: exactly these files (no built-in check), and without --destructive,
+    // since a reproducer that marks messages never QUITs (RFC 1939 §6: nothing is removed).
+    let replay = dir.path().join("replay.json");
+    let run = |defect: Option<&str>, more: &[&str]| {
+        let json = format!("json={}", replay.display());
+        let mut args = vec!["run", "--builtin", "--scenarios", out, "-q", "--report", &json];
+        args.extend(more);
         if let Some(d) = defect {
             args.extend(["--defect", d]);
         }
-        pop3test(&args)
+        let (code, text) = pop3test(&args);
+        let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&replay).unwrap()).unwrap();
+        let verdicts: Vec<String> = report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r["verdict"].as_str().unwrap(), r["id"].as_str().unwrap()))
+            .collect();
+        (code, text, verdicts)
     };
-    let (code, text) = run(Some("number-wrap"));
+    let (code, text, verdicts) = run(Some("number-wrap"), &[]);
     assert_eq!(code, 4, "the reproducers fail against the defect: {text}");
-    let (code, text) = run(None);
+    assert_eq!(verdicts.len(), files.len(), "{verdicts:?}");
+    assert!(verdicts.iter().all(|v| v.starts_with("fail fuzz/")), "{verdicts:?}");
+    let (code, text, verdicts) = run(None, &[]);
     assert_eq!(code, 0, "and pass against the correct server: {text}");
+    assert!(verdicts.iter().all(|v| v.starts_with("pass fuzz/")), "{verdicts:?}");
+    let (_, text, verdicts) = run(None, &["--with-builtin", "--only", "fuzz/*,rfc1939/stat-before-login"]);
+    assert_eq!(verdicts.len(), files.len() + 1, "--with-builtin adds the built-in suite: {verdicts:?} {text}");
 
     // The next fuzz run replays them first; with --fail-on medium they gate.
     let (code, text) = pop3test(&[

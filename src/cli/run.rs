@@ -60,9 +60,13 @@ pub struct RunArgs {
     /// Leave out checks matching (same patterns as --only).
     #[arg(long, value_name = "PATTERN")]
     pub skip: Vec<String>,
-    /// Scenario files or directories to run instead of the built-in suite.
-    #[arg(long, value_name = "DIR")]
+    /// Scenario files or directories to run instead of the built-in suite: exactly these, no
+    /// built-in scenario or Rust check (a reproducer replays alone). Repeatable.
+    #[arg(long, value_name = "PATH")]
     pub scenarios: Vec<PathBuf>,
+    /// With --scenarios: run the built-in suite (its scenarios and Rust checks) too.
+    #[arg(long, requires = "scenarios")]
+    pub with_builtin: bool,
     /// Tolerate a named protocol violation (e.g. bare-lf): reported, not failed. Repeatable.
     #[arg(long, value_name = "VIOLATION")]
     pub allow: Vec<String>,

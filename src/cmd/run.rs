@@ -198,30 +198,45 @@ fn target_label(env: &Env, builtin: bool) -> String {
     }
 }
 
-/// The scenarios (built-in or `--scenarios`) and the Rust checks. `None` after printing file
-/// errors.
+/// The built-in suite (scenarios and Rust checks), or exactly the `--scenarios` (with the
+/// built-in suite too under `--with-builtin`). `None` after printing file errors.
 fn load_items(args: &RunArgs) -> Option<Vec<Item>> {
     let (scenarios, bad) = if args.scenarios.is_empty() {
         builtin::load_all()
     } else {
-        match builtin::load_paths(&args.scenarios) {
+        let (mut scenarios, mut bad) = match builtin::load_paths(&args.scenarios) {
             Ok(x) => x,
             Err(e) => {
                 eprintln!("error: {e}");
                 return None;
             }
+        };
+        if !args.with_builtin {
+            if !bad.is_empty() {
+                report_bad(&bad);
+                return None;
+            }
+            return Some(runner::scenario_items(scenarios));
         }
+        let (builtin, builtin_bad) = builtin::load_all();
+        scenarios.extend(builtin);
+        bad.extend(builtin_bad);
+        (scenarios, bad)
     };
     if !bad.is_empty() {
-        for b in &bad {
-            for d in &b.diagnostics {
-                eprintln!("{}", d.render(&b.source));
-            }
-        }
-        eprintln!("error: {} scenario file(s) are invalid; `pop3test check` shows the same diagnostics", bad.len());
+        report_bad(&bad);
         return None;
     }
     Some(runner::items_of(scenarios))
+}
+
+fn report_bad(bad: &[builtin::BadFile]) {
+    for b in bad {
+        for d in &b.diagnostics {
+            eprintln!("{}", d.render(&b.source));
+        }
+    }
+    eprintln!("error: {} scenario file(s) are invalid; `pop3test check` shows the same diagnostics", bad.len());
 }
 
 /// `--list`: the catalogue as a table.

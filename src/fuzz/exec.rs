@@ -11,7 +11,9 @@
 
 use super::case::{keyword_of, Case, CLOSE_IS_POLICY_ABOVE, COMMAND_LIMIT};
 use super::model::{Context, Model};
-use super::oracle::{judge, stat_damage, violation, Candidate, Oracle, Reason, LINE_LENGTH};
+use super::oracle::{
+    announces_close, judge, refuses_long_line, stat_damage, violation, Candidate, Oracle, Reason, LINE_LENGTH,
+};
 use crate::net::session::{self as s, Credentials, StlsPolicy};
 use crate::net::{ConnectOptions, Connection, NetError, Target};
 use crate::proto::listing::{parse_stat, unique_id_listings};
@@ -430,7 +432,9 @@ impl Session {
     /// needs to hang up on a line that short, and it is where a worker's buffer overflows.
     fn closed_loose(&mut self, keyword: &str, lines: &[Vec<u8>]) -> Outcome {
         let longest = lines.iter().map(Vec::len).max().unwrap_or(0);
-        if longest <= CLOSE_IS_POLICY_ABOVE {
+        // A parting `-ERR` about errors (`too many errors, bye`) names the other policy.
+        let error_limit = self.last_err.as_deref().is_some_and(|t| announces_close(t) && !refuses_long_line(t));
+        if longest <= CLOSE_IS_POLICY_ABOVE || error_limit {
             return self.closed(keyword);
         }
         let said = self.last_err.as_ref().map(|t| format!(" (last reply: `-ERR {t}`)")).unwrap_or_default();

@@ -72,6 +72,25 @@ fn quote_text(text: &str) -> String {
     out
 }
 
+/// Whether replaying these cases removes mail: only QUIT after a DELE enters UPDATE (RFC 1939 §6).
+/// A reproducer ends with `disconnect`, so one that marks messages and never QUITs changes nothing
+/// and replays without --destructive.
+fn commits_deletion(context: Context, cases: &[&Case]) -> bool {
+    let mut deleted = context == Context::AfterDele;
+    for line in cases.iter().flat_map(|c| c.lines()) {
+        let l = line.strip_suffix(b"\n").unwrap_or(&line);
+        let l = l.strip_suffix(b"\r").unwrap_or(l);
+        if l.len() >= 5 && l[..5].eq_ignore_ascii_case(b"DELE ") {
+            deleted = true;
+        }
+        // `QUIT x` too: a lenient server may take it.
+        if deleted && l.len() >= 4 && l[..4].eq_ignore_ascii_case(b"QUIT") && l.get(4).is_none_or(|&b| b == b' ') {
+            return true;
+        }
+    }
+    false
+}
+
 /// The scenario text for a reproducer.
 pub fn scenario(repro: &Repro, meta: &Meta) -> String {
     let name = format!("fuzz/{}", meta.key.file_stem());
@@ -88,14 +107,21 @@ pub fn scenario(repro: &Repro, meta: &Meta) -> String {
     let _ = writeln!(y, "  reproduced {}/{} times. {}", meta.reproduced.0, meta.reproduced.1, one_line(meta.detail));
     let k = meta.key;
     let _ = writeln!(y, "  fuzz-key: {}|{}|{}|{}", k.oracle.name(), k.reason, k.keyword, k.context);
+    let cases: Vec<&Case> = repro.prefix.iter().chain(std::iter::once(&repro.trigger)).collect();
+    if commits_deletion(repro.context, &cases) {
+        let _ = writeln!(
+            y,
+            "  It sends QUIT after DELE, so the server removes mail (RFC 1939 §6): restore the maildrop after \
+             replaying it (`pop3test seed`, or `--reseed CMD` with --destructive)."
+        );
+    }
     let _ = writeln!(y, "requirements: [{}]", meta.requirement);
     let _ = writeln!(y, "rfc: [{}]", quote_text(meta.rfc));
     let _ = writeln!(y, "tags: [fuzz, {}, {}]", k.oracle.name(), repro.context.name());
     let all: Vec<&Case> = repro.prefix.iter().chain(std::iter::once(&repro.trigger)).collect();
-    let deletes = repro.context == Context::AfterDele
-        || all.iter().flat_map(|c| c.lines()).any(|l| l.len() >= 5 && l[..5].eq_ignore_ascii_case(b"DELE "));
+    let commits = commits_deletion(repro.context, &all);
     let needs_creds = repro.context.needs_login() || repro.context == Context::AfterUser;
-    match (needs_creds, deletes) {
+    match (needs_creds, commits) {
         (true, true) => y.push_str("requires: [credentials, destructive]\n"),
         (true, false) => y.push_str("requires: [credentials]\n"),
         (false, true) => y.push_str("requires: [destructive]\n"),
@@ -320,7 +346,8 @@ mod tests {
             trigger: Case::line(b"RETR 4294967297\r\n"),
         };
         let text = scenario(&repro, &meta(&key));
-        assert!(text.contains("requires: [credentials, destructive]"), "{text}");
+        // Marked messages, never QUIT: replays without --destructive.
+        assert!(text.contains("requires: [credentials]\n"), "{text}");
         assert!(text.contains("  - read: multi\n    expect: { status: err }\n    timeout: 300ms"), "{text}");
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), &repro, &meta(&key)).unwrap();
@@ -329,6 +356,33 @@ mod tests {
         assert_eq!(back.repro, repro);
         // The scenario loader accepts it (name pattern, keys, requirements).
         let loaded = crate::scenario::load::load_str("x.yaml", &text, None);
-        assert!(loaded.is_ok(), "{:?}", loaded.err());
+        assert!(loaded.as_ref().is_ok_and(|s| !s.destructive), "{:?}", loaded.err());
+    }
+
+    #[test]
+    fn only_quit_after_dele_makes_a_reproducer_destructive() {
+        let key = FindingKey {
+            oracle: Oracle::Crash,
+            reason: String::new(),
+            keyword: "QUIT".into(),
+            context: "transaction".into(),
+        };
+        let quit_after = Repro {
+            context: Context::Transaction,
+            prefix: vec![Case::line(b"dele 2\r\n")],
+            trigger: Case::line(b"NOOP\r\nQUIT\r\n"),
+        };
+        let text = scenario(&quit_after, &meta(&key));
+        assert!(text.contains("requires: [credentials, destructive]"), "{text}");
+        assert!(text.contains("restore the maildrop"), "{text}");
+        let loaded = crate::scenario::load::load_str("x.yaml", &text, None);
+        assert!(loaded.as_ref().is_ok_and(|s| s.destructive), "{:?}", loaded.err());
+        for (context, cases) in [
+            (Context::Transaction, vec![Case::line(b"QUIT\r\n"), Case::line(b"DELE 1\r\n")]),
+            (Context::Transaction, vec![Case::line(b"DELE 1\r\nQUITX\r\n")]),
+        ] {
+            assert!(!commits_deletion(context, &cases.iter().collect::<Vec<_>>()), "{cases:?}");
+        }
+        assert!(commits_deletion(Context::AfterDele, &[&Case::line(b"quit now\r\n")]));
     }
 }

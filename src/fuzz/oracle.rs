@@ -299,6 +299,13 @@ pub fn announces_close(text: &str) -> bool {
     words.iter().any(|w| t.contains(w))
 }
 
+/// Words with which servers refuse an over-long line (Dovecot 2.3 at 4 KiB: `-ERR Input buffer
+/// full, aborting`; the reference server: `-ERR line too long`).
+pub fn refuses_long_line(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["too long", "buffer full", "line length", "line limit"].iter().any(|w| t.contains(w))
+}
+
 /// Judges one reply against the model's prediction: wrong answer first, then grammar.
 pub fn judge(model: &Model, line: &[u8], p: &Prediction, resp: &Response) -> Option<Candidate> {
     // Words only for a candidate: most replies are fine, and this runs for every one.
@@ -367,5 +374,7 @@ mod tests {
         assert!(!announces_close("no such message"));
         assert!(!announces_close("NOOP: too many arguments"));
         assert!(announces_close("Too many invalid bad commands."));
+        assert!(refuses_long_line("Input buffer full, aborting"));
+        assert!(!refuses_long_line("too many errors, bye"));
     }
 }

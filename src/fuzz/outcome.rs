@@ -109,8 +109,8 @@ impl Finding {
         export::write(dir, repro, &meta)
     }
 
-    /// The finding as a report result.
-    pub fn to_result(&self) -> CheckResult {
+    /// The finding as a report result; `target` goes into the command that replays it.
+    pub fn to_result(&self, target: &str) -> CheckResult {
         let c = &self.candidate;
         let mut r = CheckResult::new(self.key.id(), self.title(), "fuzz", Verdict::Fail);
         r.severity = Some(self.severity());
@@ -134,7 +134,11 @@ impl Finding {
             }
         }
         match &self.exported {
-            Some(Ok(p)) => msg.push_str(&format!(". Reproducer: {} (`pop3test run {}`)", p.display(), p.display())),
+            Some(Ok(p)) => msg.push_str(&format!(
+                ". Reproducer: {} (replay: `pop3test run {target} --scenarios {}` with this run's account options)",
+                p.display(),
+                p.display()
+            )),
             Some(Err(e)) => msg.push_str(&format!(". The reproducer could not be written: {e}")),
             None => {}
         }
@@ -222,7 +226,7 @@ impl FuzzOutcome {
         report.duration_ms = self.elapsed.as_secs_f64() * 1000.0;
         report.incomplete = self.incomplete;
         report.summary = Some(self.summary());
-        report.results = self.findings.iter().map(Finding::to_result).collect();
+        report.results = self.findings.iter().map(|f| f.to_result(target)).collect();
         for r in self.regressions.iter().filter(|r| !r.still_fails) {
             let mut res = CheckResult::new(r.key.id(), r.title.clone(), "fuzz", Verdict::Pass);
             res.message = Some(format!("saved reproducer {} no longer fails", r.path.display()));

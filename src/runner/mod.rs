@@ -454,9 +454,15 @@ pub fn builtin_items() -> Result<Vec<Item>, Vec<crate::scenario::builtin::BadFil
     Ok(items_of(scenarios))
 }
 
+/// The scenarios alone, as items (`run --scenarios PATH`).
+pub fn scenario_items(scenarios: Vec<Scenario>) -> Vec<Item> {
+    scenarios.into_iter().map(|s| Item::Scenario(Arc::new(s))).collect()
+}
+
 /// Scenarios plus the Rust checks, as items.
+
 pub fn items_of(scenarios: Vec<Scenario>) -> Vec<Item> {
-    let mut items: Vec<Item> = scenarios.into_iter().map(|s| Item::Scenario(Arc::new(s))).collect();
+    let mut items = scenario_items(scenarios);
     items.extend(crate::checks::all().into_iter().map(|c| Item::Check(Arc::from(c))));
     items
 }

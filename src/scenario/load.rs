@@ -169,7 +169,15 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Loads a scenario from text. `expected_name` is the name its path implies, when known.
 pub fn load_str(file: &str, text: &str, expected_name: Option<&str>) -> Result<Scenario, Vec<Diagnostic>> {
     let root = yaml::parse(file, text).map_err(|d| vec![*d])?;
-    let mut cx = Ctx { file, text, diags: Vec::new(), vars: Vec::new(), conns: Vec::new(), sends_dele: None };
+    let mut cx = Ctx {
+        file,
+        text,
+        diags: Vec::new(),
+        vars: Vec::new(),
+        conns: Vec::new(),
+        sends_dele: None,
+        commits_dele: None,
+    };
     let scenario = cx.scenario(&root, expected_name);
     match scenario {
         Some(s) if cx.diags.is_empty() => Ok(s),
@@ -194,6 +202,8 @@ struct Ctx<'a> {
     vars: Vec<(String, bool)>,
     conns: Vec<String>,
     sends_dele: Option<Span>,
+    /// A QUIT after a DELE: the session reaches UPDATE and mail is removed (RFC 1939 §6).
+    commits_dele: Option<Span>,
 }
 
 type Entries<'n> = Vec<(&'n str, &'n Node, &'n Node)>;
@@ -475,10 +485,13 @@ impl<'a> Ctx<'a> {
                 self.err(n.span, "a scenario needs at least one step");
             }
         }
-        if let (Some(span), false) = (self.sends_dele, destructive) {
-            let d = self.d(span, "this scenario sends DELE but is not marked destructive");
+        // Only UPDATE removes mail, and only QUIT enters it (RFC 1939 §6): DELE then a drop of the
+        // connection (`disconnect`, or the end of the scenario) changes nothing.
+        if let (Some(span), false) = (self.commits_dele, destructive) {
+            let d = self.d(span, "this scenario sends QUIT after DELE (mail is removed) but is not marked destructive");
             self.push(d.help(
-                "add `destructive: true`: it then runs only with --destructive and a way to restore the maildrop",
+                "add `destructive: true`: it then runs only with --destructive and a way to restore the maildrop; \
+                 or end with `disconnect` instead of QUIT, which deletes nothing (RFC 1939 §6)",
             ));
         }
         let mut requires = requires;

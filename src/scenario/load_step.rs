@@ -110,10 +110,24 @@ impl Ctx<'_> {
         }
     }
 
+    /// Notes DELE and a QUIT after it (see `commits_dele`), in each line sent.
     fn note_dele(&mut self, line: &str, span: Span) {
-        let is_dele = line.split(['\r', '\n']).any(|l| l.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("DELE ")));
-        if is_dele && self.sends_dele.is_none() {
-            self.sends_dele = Some(span);
+        for l in line.split(['\r', '\n']) {
+            if l.get(..5).is_some_and(|k| k.eq_ignore_ascii_case("DELE ")) && self.sends_dele.is_none() {
+                self.sends_dele = Some(span);
+            }
+            // `QUIT x` too: a lenient server may take it.
+            let quit = l.get(..4).is_some_and(|k| k.eq_ignore_ascii_case("QUIT"))
+                && l.as_bytes().get(4).is_none_or(|&b| b == b' ');
+            if quit {
+                self.note_quit(span);
+            }
+        }
+    }
+
+    fn note_quit(&mut self, span: Span) {
+        if self.sends_dele.is_some() && self.commits_dele.is_none() {
+            self.commits_dele = Some(span);
         }
     }
 
@@ -202,7 +216,10 @@ impl Ctx<'_> {
                     "stls" => Action::Stls,
                     "upgrade" => Action::Upgrade,
                     "capa" => Action::Capa,
-                    "quit" => Action::Quit,
+                    "quit" => {
+                        self.note_quit(key.span);
+                        Action::Quit
+                    }
                     _ => Action::Disconnect,
                 }
             }

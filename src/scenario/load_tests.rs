@@ -46,8 +46,18 @@ fn undefined_variables_unopened_connections_and_dele_are_file_errors() {
     let e = errors(&format!("{HEAD}steps:\n  - connect:\n  - send: RETR ${{cuont}}\n  - send: NOOP\n    on: other\n"));
     assert!(e[0].message.contains("undefined variable `cuont`"), "{e:?}");
     assert!(e[1].message.contains("connection `other` is not open"), "{e:?}");
-    let e = errors(&format!("{HEAD}steps:\n  - connect:\n  - send: DELE 1\n"));
-    assert!(e[0].message.contains("not marked destructive"), "{e:?}");
+    // DELE then QUIT removes mail: destructive. DELE then a drop (RFC 1939 §6) does not.
+    for quit in ["  - quit:\n", "  - send: QUIT\n", "  - send_raw: \"NOOP\\r\\nquit\\r\\n\"\n"] {
+        let e = errors(&format!("{HEAD}steps:\n  - connect:\n  - send: DELE 1\n{quit}"));
+        assert!(e.first().is_some_and(|d| d.message.contains("not marked destructive")), "{quit}: {e:?}");
+    }
+    let quit_first = "  - quit:\n  - reconnect:\n  - send: DELE 1\n";
+    for rest in
+        ["  - send: DELE 1\n", "  - send: DELE 1\n  - disconnect:\n", "  - send: DELE 1\n  - send: QUITE\n", quit_first]
+    {
+        let s = load_str("t.yaml", &format!("{HEAD}steps:\n  - connect:\n{rest}"), None);
+        assert!(s.as_ref().is_ok_and(|s| !s.destructive), "{rest}: {s:?}");
+    }
 }
 
 #[test]
