@@ -460,7 +460,6 @@ pub fn scenario_items(scenarios: Vec<Scenario>) -> Vec<Item> {
 }
 
 /// Scenarios plus the Rust checks, as items.
-
 pub fn items_of(scenarios: Vec<Scenario>) -> Vec<Item> {
     let mut items = scenario_items(scenarios);
     items.extend(crate::checks::all().into_iter().map(|c| Item::Check(Arc::from(c))));
