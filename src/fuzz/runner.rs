@@ -126,6 +126,15 @@ pub(crate) struct Shared {
     logins: Arc<tokio::sync::Semaphore>,
 }
 
+/// What came of setting up a context.
+enum Opening {
+    Open(Session),
+    /// Not this time (counted; out of reach once it keeps failing or the server said so).
+    Failed,
+    /// The server stopped greeting: the run ends.
+    Down,
+}
+
 /// Setups of one context that may fail in a row, the server greeting all along, before the
 /// context is out of reach. A timeout in setup looked like the server being down, and a server
 /// that is not down got the context retried, a `--timeout` each time, for the whole run: a server
@@ -295,6 +304,70 @@ impl Shared {
         }
     }
 
+    /// Sets up `ctx` once, noting what came of it: reached, out of reach (and why), or the
+    /// server down (a liveness finding that ends the run).
+    async fn open(&self, ctx: Context) -> Opening {
+        match Session::open(&self.cfg.env, ctx).await {
+            Ok(s) => {
+                self.setup_failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ctx);
+                self.reached.lock().unwrap_or_else(|p| p.into_inner()).insert(ctx);
+                self.sessions.fetch_add(1, Relaxed);
+                self.record_setup_violations(ctx, &s.setup_violations);
+                Opening::Open(s)
+            }
+            Err(SetupError::Down(why)) => {
+                *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("{}: {why}", ctx.name()));
+                // Counted before the liveness check, which the run's end may cut short.
+                let failed = {
+                    let mut failures = self.setup_failures.lock().unwrap_or_else(|p| p.into_inner());
+                    let (n, last) = failures.entry(ctx).or_insert((0, String::new()));
+                    *n += 1;
+                    last.clone_from(&why);
+                    *n
+                };
+                if !self.await_alive().await {
+                    self.server_down("any", "(connect)", None, &why);
+                    return Opening::Down;
+                }
+                if failed >= SETUP_FAILURES {
+                    self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
+                }
+                Opening::Failed
+            }
+            Err(SetupError::Unavailable(why)) if why.contains("IN-USE") => Opening::Failed,
+            Err(SetupError::Unavailable(why)) => {
+                *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some(format!("{}: {why}", ctx.name()));
+                self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
+                Opening::Failed
+            }
+        }
+    }
+
+    /// Beside the search, every context is set up once, all at once (logins within `--logins`),
+    /// and closed: a state the server does not let us reach is reported whatever the search's
+    /// timing. (A worker moves to the next context only when its session ends; against a server
+    /// that stalls on STLS, a loaded machine's run could end before any worker tried the
+    /// after-STLS context, and the report said nothing about it.) Costs one session per context.
+    async fn reach_every_context(self: Arc<Self>) {
+        let mut tries = tokio::task::JoinSet::new();
+        for &ctx in &self.cfg.contexts {
+            let sh = self.clone();
+            tries.spawn(async move {
+                if sh.stop.load(Relaxed) || sh.cfg.cancel.load(Relaxed) {
+                    return;
+                }
+                let permit = if ctx.needs_login() { sh.logins.clone().acquire_owned().await.ok() } else { None };
+                if let Opening::Open(s) = sh.open(ctx).await {
+                    s.quit().await;
+                }
+                drop(permit);
+            });
+        }
+        while tries.join_next().await.is_some() {}
+    }
+
     /// Opens the next reachable context in this worker's rotation.
     async fn open_next(
         &self,
@@ -323,39 +396,10 @@ impl Shared {
                     continue;
                 }
             }
-            match Session::open(&self.cfg.env, ctx).await {
-                Ok(s) => {
-                    self.setup_failures.lock().unwrap_or_else(|p| p.into_inner()).remove(&ctx);
-                    self.reached.lock().unwrap_or_else(|p| p.into_inner()).insert(ctx);
-                    self.sessions.fetch_add(1, Relaxed);
-                    self.record_setup_violations(ctx, &s.setup_violations);
-                    return Some(s);
-                }
-                Err(SetupError::Down(why)) => {
-                    *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(format!("{}: {why}", ctx.name()));
-                    // Counted before the liveness check, which the run's end may cut short.
-                    let failed = {
-                        let mut failures = self.setup_failures.lock().unwrap_or_else(|p| p.into_inner());
-                        let (n, last) = failures.entry(ctx).or_insert((0, String::new()));
-                        *n += 1;
-                        last.clone_from(&why);
-                        *n
-                    };
-                    if !self.await_alive().await {
-                        self.server_down("any", "(connect)", None, &why);
-                        return None;
-                    }
-                    if failed >= SETUP_FAILURES {
-                        self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
-                    }
-                }
-                Err(SetupError::Unavailable(why)) if why.contains("IN-USE") => {}
-                Err(SetupError::Unavailable(why)) => {
-                    *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(format!("{}: {why}", ctx.name()));
-                    self.unavailable.lock().unwrap_or_else(|p| p.into_inner()).entry(ctx).or_insert(why);
-                }
+            match self.open(ctx).await {
+                Opening::Open(s) => return Some(s),
+                Opening::Failed => {}
+                Opening::Down => return None,
             }
         }
         None
@@ -673,6 +717,12 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         reached: Mutex::new(Default::default()),
     });
     let regressions = shared.regressions().await;
+    let reach = {
+        let sh = shared.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(sh.time_left(), sh.reach_every_context()).await;
+        })
+    };
     let mut progress = super::outcome::Ticker::new(shared.cfg.progress, shared.cfg.cases);
     // Each worker says when it ends (also when it fails to start or panics: the sender drops),
     // so the run ends when its last worker does, not at the next progress tick.
@@ -709,6 +759,7 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
             }
         }
     }
+    reach.abort();
     let elapsed = shared.start.elapsed();
     progress.tick(&shared, true);
     if !abandoned {
@@ -744,6 +795,7 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         }
     }
     let cfg = &shared.cfg;
+    let ended_by_duration = cfg.duration.is_some() && cfg.duration == cfg.deadline;
     let mut findings = findings;
     // What the deadline cut short is written out too: the user replays it with `run`.
     for f in findings.iter_mut().filter(|f| f.cut_short && f.exported.is_none() && f.repro.is_some()) {
@@ -763,6 +815,8 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         findings,
         regressions,
         unavailable: unavailable.into_iter().map(|(c, why)| (c.name().to_string(), why)).collect(),
-        incomplete: shared.incomplete.load(Relaxed) || cfg.cancel.load(Relaxed) || abandoned,
+        // A worker still inside a case when `--duration` ends is the run ending as asked (that
+        // case is not counted); only `--deadline` (or Ctrl-C) cuts a run short.
+        incomplete: shared.incomplete.load(Relaxed) || cfg.cancel.load(Relaxed) || (abandoned && !ended_by_duration),
     }
 }
