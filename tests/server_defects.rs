@@ -54,16 +54,34 @@ fn expectation(d: Defect) -> (&'static str, &'static str) {
         StatCountsDeleted => ("STAT after DELE: 5", "STAT after DELE: 6"),
         NoAuthCode => ("bad password code: [AUTH]", "bad password code: none"),
         Utf8EightBitAsIs => ("RETR 5=-ERR [UTF8] 8-bit sent: false", "RETR 5=+OK 8-bit sent: true"),
+        Utf8CapaImapStyle => {
+            ("UTF8 lines: [UTF8 USER] then [UTF8 USER]", "UTF8 lines: [UTF8=ACCEPT] then [UTF8=ACCEPT, UTF8 USER]")
+        }
+        Utf8CapaChangesAfterLogin => {
+            ("UTF8 lines: [UTF8 USER] then [UTF8 USER]", "UTF8 lines: [UTF8 USER] then [UTF8]")
+        }
+        Utf8SkipsAuthorization => ("after UTF8: STAT=-ERR", "after UTF8: STAT=+OK"),
+        Utf8AcceptsArgument => ("UTF8 USER=-ERR", "UTF8 USER=+OK"),
+        Utf8AfterLoginOk => ("UTF8 after login=-ERR", "UTF8 after login=+OK"),
+        Utf8BreaksLogin => ("login after UTF8: +OK", "login after UTF8: -ERR"),
+        Utf8Transcodes => ("in UTF-8 mode: LIST 5 = RETR 5 octets", "in UTF-8 mode: LIST 5 < RETR 5 octets"),
+        Utf8LossyCredentials => {
+            ("USER mrose<FF>=-ERR PASS tanstaaf<FF>=-ERR", "USER mrose<FF>=+OK PASS tanstaaf<FF>=+OK")
+        }
+        LangCapaAfterLoginOnly => ("LANG before login: true, after: true", "LANG before login: false, after: true"),
+        LangListingBlankLine => {
+            ("empty line before login: false, after: false", "empty line before login: true, after: false")
+        }
+        LangReplyNoTag => ("LANG de=+OK de Sprache auf Deutsch gestellt", "LANG de=+OK Language changed"),
+        LangAfterLoginResets => ("LANG en after login=+OK, then STAT=+OK", "LANG en after login=+OK, then STAT=-ERR"),
+        LangUnknownFallsBack => ("LANG qaa-x-pop3test=-ERR", "LANG qaa-x-pop3test=+OK en Language set to English"),
+        LangLocaleNames => ("LANG en_US=-ERR LANG en de=-ERR", "LANG en_US=+OK LANG en de=+OK"),
     }
 }
 
 /// Some probes need a login before TLS, which only `--allow-cleartext` permits.
 fn config_for(d: Defect) -> ServerConfig {
-    ServerConfig {
-        allow_cleartext: d == Defect::StlsAfterLogin,
-        utf8: d == Defect::Utf8EightBitAsIs,
-        ..ServerConfig::default()
-    }
+    ServerConfig { allow_cleartext: d == Defect::StlsAfterLogin, ..ServerConfig::default() }
 }
 
 async fn check(d: Defect) {
@@ -132,6 +150,20 @@ defect_tests! {
     stat_counts_deleted => StatCountsDeleted,
     no_auth_code => NoAuthCode,
     utf8_8bit_as_is => Utf8EightBitAsIs,
+    utf8_capa_imap_style => Utf8CapaImapStyle,
+    utf8_capa_changes_after_login => Utf8CapaChangesAfterLogin,
+    utf8_skips_authorization => Utf8SkipsAuthorization,
+    utf8_accepts_argument => Utf8AcceptsArgument,
+    utf8_after_login_ok => Utf8AfterLoginOk,
+    utf8_breaks_login => Utf8BreaksLogin,
+    utf8_transcodes => Utf8Transcodes,
+    utf8_lossy_credentials => Utf8LossyCredentials,
+    lang_capa_after_login_only => LangCapaAfterLoginOnly,
+    lang_listing_blank_line => LangListingBlankLine,
+    lang_reply_no_tag => LangReplyNoTag,
+    lang_after_login_resets => LangAfterLoginResets,
+    lang_unknown_falls_back => LangUnknownFallsBack,
+    lang_locale_names => LangLocaleNames,
 }
 
 // ---- helpers ----
@@ -184,6 +216,21 @@ fn st(r: &Response) -> &'static str {
 
 fn body_lines(r: &Response) -> Vec<String> {
     r.body.as_ref().map(|b| b.lines().map(|l| String::from_utf8_lossy(l).into_owned()).collect()).unwrap_or_default()
+}
+
+/// The CAPA listing in AUTHORIZATION (implicit TLS) and after logging in on the same session.
+async fn capa_before_and_after_login(h: &ServerHandle) -> (Vec<String>, Vec<String>) {
+    let mut c = tls(h).await;
+    let before = body_lines(&multi(&mut c, "CAPA").await);
+    assert!(cmd(&mut c, "USER mrose").await.is_ok());
+    assert!(cmd(&mut c, &format!("PASS {}", seed::DEFAULT_PASSWORD)).await.is_ok());
+    (before, body_lines(&multi(&mut c, "CAPA").await))
+}
+
+/// Sends raw bytes (one line) and reads a single-line reply.
+async fn raw_cmd(c: &mut Connection, line: &[u8]) -> Response {
+    c.send_raw(line).await.expect("send");
+    c.read_response(Expect::SingleLine).await.expect("reply")
 }
 
 async fn stat_count(c: &mut Connection) -> String {
@@ -475,13 +522,91 @@ async fn observe(d: Defect, h: &ServerHandle) -> String {
             format!("bad password code: {}", r.code.map_or("none".to_string(), |c| c.to_string()))
         }
         Utf8EightBitAsIs => {
-            // The server offers UTF8 (`--utf8`); the client never sends it.
+            // The server offers UTF8 (the default); the client never sends it.
             let mut c = login(h).await;
             c.send_raw(b"RETR 5\r\n").await.expect("send");
             let r = c.read_response(Expect::MultiLine).await.expect("RETR 5");
             let code = r.code.as_ref().map(|c| format!(" {c}")).unwrap_or_default();
             let eight = r.body.as_ref().is_some_and(|b| b.lines().any(|l| !l.is_ascii()));
             format!("RETR 5={}{code} 8-bit sent: {eight}", st(&r))
+        }
+        LangCapaAfterLoginOnly => {
+            let line = "LANG";
+            let (before, after) = capa_before_and_after_login(h).await;
+            let has = |l: &[String]| l.iter().any(|x| x == line);
+            format!("{line} before login: {}, after: {}", has(&before), has(&after))
+        }
+        Utf8CapaImapStyle | Utf8CapaChangesAfterLogin => {
+            let (before, after) = capa_before_and_after_login(h).await;
+            let utf8 =
+                |l: &[String]| l.iter().filter(|x| x.starts_with("UTF8")).cloned().collect::<Vec<_>>().join(", ");
+            format!("UTF8 lines: [{}] then [{}]", utf8(&before), utf8(&after))
+        }
+        Utf8SkipsAuthorization => {
+            let mut c = tls(h).await;
+            assert!(cmd(&mut c, "UTF8").await.is_ok());
+            format!("after UTF8: STAT={}", st(&cmd(&mut c, "STAT").await))
+        }
+        Utf8AcceptsArgument => format!("UTF8 USER={}", st(&cmd(&mut tls(h).await, "UTF8 USER").await)),
+        Utf8AfterLoginOk => format!("UTF8 after login={}", st(&cmd(&mut login(h).await, "UTF8").await)),
+        Utf8BreaksLogin => {
+            let mut c = tls(h).await;
+            assert!(cmd(&mut c, "UTF8").await.is_ok());
+            cmd(&mut c, "USER mrose").await;
+            format!("login after UTF8: {}", st(&cmd(&mut c, "PASS tanstaaf").await))
+        }
+        Utf8Transcodes => {
+            let mut c = tls(h).await;
+            assert!(cmd(&mut c, "UTF8").await.is_ok());
+            cmd(&mut c, "USER mrose").await;
+            assert!(cmd(&mut c, "PASS tanstaaf").await.is_ok());
+            let list: usize = cmd(&mut c, "LIST 5").await.text.split(' ').nth(1).unwrap().parse().unwrap();
+            let retr = multi(&mut c, "RETR 5").await.body.unwrap().data.len();
+            let rel = match list.cmp(&retr) {
+                std::cmp::Ordering::Equal => "=",
+                std::cmp::Ordering::Less => "<",
+                std::cmp::Ordering::Greater => ">",
+            };
+            format!("in UTF-8 mode: LIST 5 {rel} RETR 5 octets")
+        }
+        Utf8LossyCredentials => {
+            let mut c = tls(h).await;
+            let user = raw_cmd(&mut c, b"USER mrose\xff\r\n").await;
+            let pass = raw_cmd(&mut c, b"PASS tanstaaf\xff\r\n").await;
+            format!("USER mrose<FF>={} PASS tanstaaf<FF>={}", st(&user), st(&pass))
+        }
+        LangListingBlankLine => {
+            let mut c = tls(h).await;
+            let before = body_lines(&multi(&mut c, "LANG").await);
+            cmd(&mut c, "USER mrose").await;
+            assert!(cmd(&mut c, "PASS tanstaaf").await.is_ok());
+            let after = body_lines(&multi(&mut c, "LANG").await);
+            assert!(before.len() >= 2 && after.len() >= 2, "{before:?} {after:?}");
+            let empty = |l: &[String]| l.iter().any(String::is_empty);
+            format!("empty line before login: {}, after: {}", empty(&before), empty(&after))
+        }
+        LangReplyNoTag => {
+            let r = cmd(&mut tls(h).await, "LANG de").await;
+            format!("LANG de={} {}", st(&r), r.text)
+        }
+        LangAfterLoginResets => {
+            let mut c = login(h).await;
+            let lang = cmd(&mut c, "LANG en").await;
+            format!("LANG en after login={}, then STAT={}", st(&lang), st(&cmd(&mut c, "STAT").await))
+        }
+        LangUnknownFallsBack => {
+            let r = cmd(&mut tls(h).await, "LANG qaa-x-pop3test").await;
+            if r.is_ok() {
+                format!("LANG qaa-x-pop3test=+OK {}", r.text)
+            } else {
+                format!("LANG qaa-x-pop3test={}", st(&r))
+            }
+        }
+        LangLocaleNames => {
+            let mut c = tls(h).await;
+            let locale = cmd(&mut c, "LANG en_US").await;
+            let two = cmd(&mut c, "LANG en de").await;
+            format!("LANG en_US={} LANG en de={}", st(&locale), st(&two))
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Interoperability: Python's standard-library `poplib` (an independent client) runs full
 //! sessions against the reference server: STLS with certificate verification against the
-//! server's CA file, USER/PASS, STAT, LIST, UIDL, RETR (compared byte for byte with the stored
+//! server's CA file, UTF8 (RFC 6856), USER/PASS, STAT, LIST, UIDL, RETR (compared byte for byte with the stored
 //! messages), TOP, DELE, RSET, QUIT, and APOP with a digest computed by `hashlib`.
 
 use pop3test::server::{seed, spawn, ServerConfig};
@@ -24,6 +24,9 @@ def connect():
     return p
 
 p = connect()
+# RFC 6856: the 8-bit message is refused outside UTF-8 mode; poplib's utf8() enters it.
+assert "UTF8" in p.capa() and p.capa()["UTF8"] == ["USER"], p.capa()
+print(p.utf8().decode())
 print(p.user("mrose").decode()); print(p.pass_("tanstaaf").decode())
 count, size = p.stat()
 assert count == len(expected), (count, len(expected))

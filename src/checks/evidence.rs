@@ -67,22 +67,78 @@ impl<'a> Evidence<'a> {
         let (label, offset_ms) = self.begin(purpose);
         let ctx = self.ctx;
         match session::open(&ctx.target, &ctx.opts, ctx.creds.as_ref(), policy, login).await {
-            Ok(o) => Ok(Session {
-                conn: Some(o.conn),
-                greeting: o.greeting,
-                timestamp: o.timestamp,
-                capa_initial: o.capa_initial,
-                capa: o.capa,
-                violations: o.violations,
-                seen_working: seen_working(ctx),
-                label,
-                log: self.log.clone(),
-                offset_ms,
-            }),
+            Ok(o) => Ok(self.session(o, label, offset_ms)),
             Err(e) => {
                 self.note(format!("{label}: {e}"));
                 Err(e)
             }
+        }
+    }
+
+    /// [`Evidence::login`] in UTF-8 mode where the server offers UTF8 (RFC 6856 §2.1): checks that
+    /// read every message then get 8-bit mail as stored rather than `-ERR [UTF8]`, and §2.1 asks
+    /// that "the octet count (size) of a message reported in a response to the "LIST" command
+    /// SHOULD match the actual number of octets sent in a "RETR" response" in that mode too.
+    pub async fn login_utf8(&self, purpose: &str) -> Step<Session> {
+        let (label, offset_ms) = self.begin(purpose);
+        let ctx = self.ctx;
+        let creds = self.creds()?;
+        let mut delay = Duration::from_millis(100);
+        let mut attempt = 0;
+        loop {
+            let mut utf8 = false;
+            let attempt_once = async {
+                let mut o = session::open(&ctx.target, &ctx.opts, Some(creds), ctx.stls, false).await?;
+                // Any UTF8 line, well-formed or not: judging it is rfc6856/utf8-capability-syntax's job.
+                utf8 = o.capa.lines.iter().any(|l| l.to_ascii_uppercase().starts_with("UTF8"));
+                if utf8 {
+                    // Its status is not judged here (§2.1: "The server MAY respond ... with an -ERR").
+                    o.conn.command(&Command::Utf8).await?;
+                }
+                o.login(creds).await.map(|_| o)
+            };
+            let outcome = attempt_once.await;
+            match outcome {
+                Ok(o) => return Ok(self.session(o, label, offset_ms)),
+                Err(OpenError::LoginRefused { text, .. }) if utf8 && !session::is_transient(&text) => {
+                    self.note(format!("{label}: the login after UTF8 was refused: {text}"));
+                    // Without UTF8: refused again, the credentials are wrong (a tester error).
+                    match session::open(&ctx.target, &ctx.opts, Some(creds), ctx.stls, true).await {
+                        Ok(o) => drop(o.conn.close(true).await),
+                        Err(e) => return Err(e.into()),
+                    }
+                    return Err(skip(format!(
+                        "the server refused the test account's login after UTF8 ({text}): \
+                         rfc6856/utf8-then-login reports that; this check needs UTF-8 mode to read every message"
+                    )));
+                }
+                Err(OpenError::LoginRefused { text, .. })
+                    if attempt < LOGIN_RETRIES && session::is_transient(&text) =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    self.note(format!("{label}: {e}"));
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    fn session(&self, o: session::Opened, label: String, offset_ms: f64) -> Session {
+        Session {
+            conn: Some(o.conn),
+            greeting: o.greeting,
+            timestamp: o.timestamp,
+            capa_initial: o.capa_initial,
+            capa: o.capa,
+            violations: o.violations,
+            seen_working: seen_working(self.ctx),
+            label,
+            log: self.log.clone(),
+            offset_ms,
         }
     }
 

@@ -82,7 +82,7 @@ check!(
 const MAX_MISMATCHES: usize = 3;
 
 async fn list_octets(ev: Evidence<'_>) -> Step {
-    let mut s = ev.login("LIST, then RETR each message").await?;
+    let mut s = ev.login_utf8("LIST, then RETR each message").await?;
     let list = s.list().await?;
     let mut f = Faults::new();
     let mut checked = 0;
@@ -111,7 +111,7 @@ async fn list_octets(ev: Evidence<'_>) -> Step {
         }
         // The reply may have ended early: go on in a session that is in step.
         s.close().await;
-        s = ev.login("RETR the remaining messages").await?;
+        s = ev.login_utf8("RETR the remaining messages").await?;
     }
     s.close().await;
     Ok(f.finding("LIST size differs from the octets RETR delivers", format!("sizes match for {}", walked(checked))))

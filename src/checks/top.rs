@@ -75,7 +75,7 @@ check!(
 );
 
 async fn top_lines(ev: Evidence<'_>) -> Step {
-    let mut s = ev.login("RETR and TOP of each message").await?.requiring("TOP").await?;
+    let mut s = ev.login_utf8("RETR and TOP of each message").await?.requiring("TOP").await?;
     let list = s.list().await?;
     if list.is_empty() {
         s.close().await;

@@ -57,9 +57,12 @@ pub struct ServeArgs {
     /// Connections served at once; more get `-ERR [SYS/TEMP] too many connections`.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
-    /// Implement and advertise RFC 6856 UTF8 and LANG (then 8-bit messages are refused with
-    /// `-ERR [UTF8]` until the client sends UTF8).
+    /// Leave out RFC 6856 (UTF8 and LANG, on by default): a plain RFC 1939 server that sends
+    /// 8-bit messages as stored, and whose RFC 6856 checks are skipped.
     #[arg(long)]
+    pub no_utf8: bool,
+    /// RFC 6856 is on by default; kept so that older scripts' `--utf8` still works.
+    #[arg(long, hide = true, conflicts_with = "no_utf8")]
     pub utf8: bool,
 }
 
@@ -108,7 +111,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             cert: self.cert.clone(),
             key: self.key.clone(),
-            utf8: self.utf8,
+            utf8: !self.no_utf8,
         })
     }
 

@@ -320,6 +320,11 @@ pub fn judge(model: &Model, line: &[u8], p: &Prediction, resp: &Response) -> Opt
     match (p.must, resp.status) {
         (Must::Err | Must::NotOk, Status::Ok) => return Some(wrong(p.reason, &format!("`+OK {}`", resp.text))),
         (Must::Err, Status::Continue) if p.expect == Expect::Sasl => return Some(wrong(p.reason, "a continuation")),
+        // RFC 6856 §2.1: outside UTF-8 mode a server "MUST either send the client a surrogate
+        // message ... or fail the request with an -ERR response"; §5's `[UTF8]` code says so.
+        (Must::Ok, Status::Err)
+            if resp.code.as_ref().is_some_and(|c| c.is("UTF8"))
+                && matches!(keyword_of(line).as_str(), "RETR" | "TOP") => {}
         (Must::Ok, Status::Err) => return Some(wrong(Reason::RefusedValid, &format!("`-ERR {}`", resp.text))),
         _ => {}
     }

@@ -128,7 +128,7 @@ pub(crate) struct Shared {
 
 /// What came of setting up a context.
 enum Opening {
-    Open(Session),
+    Open(Box<Session>),
     /// Not this time (counted; out of reach once it keeps failing or the server said so).
     Failed,
     /// The server stopped greeting: the run ends.
@@ -313,7 +313,7 @@ impl Shared {
                 self.reached.lock().unwrap_or_else(|p| p.into_inner()).insert(ctx);
                 self.sessions.fetch_add(1, Relaxed);
                 self.record_setup_violations(ctx, &s.setup_violations);
-                Opening::Open(s)
+                Opening::Open(Box::new(s))
             }
             Err(SetupError::Down(why)) => {
                 *self.last_setup_error.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -397,7 +397,7 @@ impl Shared {
                 }
             }
             match self.open(ctx).await {
-                Opening::Open(s) => return Some(s),
+                Opening::Open(s) => return Some(*s),
                 Opening::Failed => {}
                 Opening::Down => return None,
             }

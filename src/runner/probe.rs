@@ -80,7 +80,8 @@ pub async fn probe(
         return p;
     };
     let method = default_method(&opened.capa);
-    if opened.capa.has("UTF8") {
+    let utf8 = opened.capa.has("UTF8");
+    if utf8 {
         // The survey wants to see every message as it is: in UTF-8 mode an RFC 6856 server sends
         // 8-bit mail that it refuses or replaces otherwise (§2.1). Only this session is affected.
         let _ = opened.conn.command(&crate::proto::Command::Utf8).await;
@@ -89,9 +90,20 @@ pub async fn probe(
     // auth penalty: up to 15 s, plus its 2 s failure delay, for a correct login too), before
     // anything is measured: it waits [`FIRST_LOGIN_PATIENCE`] times `--timeout`.
     let patience = opened.conn.set_patience(opts.timeout * FIRST_LOGIN_PATIENCE);
-    let login = login_with_retries(&mut opened, creds, method).await;
+    let mut outcome = login_with_retries(&mut opened, creds, method).await;
     opened.conn.restore_patience(patience);
-    match login {
+    if utf8 && matches!(&outcome, Ok(o) if !o.ok() && o.out_of_step().is_none()) {
+        // A server whose logins break in UTF-8 mode (rfc6856/utf8-then-login reports that) has
+        // not refused the account: log in again in a session without UTF8.
+        if let Ok(again) = s::open(target, opts, Some(creds), stls, false).await {
+            opened.conn.close(true).await;
+            opened = again;
+            let patience = opened.conn.set_patience(opts.timeout * FIRST_LOGIN_PATIENCE);
+            outcome = login_with_retries(&mut opened, creds, method).await;
+            opened.conn.restore_patience(patience);
+        }
+    }
+    match outcome {
         Ok(o) if o.ok() => {
             p.inventory.login = Support::Yes;
             if method == LoginMethod::UserPass {

@@ -162,6 +162,10 @@ impl<'e> Run<'e> {
                     // it does without (its CAPA steps only interleave a harmless command).
                     let c = self.conn_mut(step)?;
                     c.conn.as_mut().expect("open").note("CAPA not sent: the server does not answer CAPA");
+                    // Nothing is listed: a `for_each` over its `lines` captures runs zero times.
+                    for cap in step.capture.iter().filter(|c| c.from == CaptureFrom::Lines) {
+                        self.vars.set(&cap.var, Value::Rows(Vec::new()));
+                    }
                     return Ok(());
                 }
                 self.write(step, b"CAPA\r\n").await?;

@@ -1,6 +1,7 @@
 //! The reference POP3 server (`pop3test serve`): correct by default, with switchable defects.
 //!
-//! - [`session`]: one connection's state machine, sans-IO (RFC 1939 states, CAPA, STLS, AUTH);
+//! - [`session`]: one connection's state machine, sans-IO (RFC 1939 states, CAPA, STLS, AUTH,
+//!   RFC 6856 UTF8 and LANG);
 //! - [`maildrop`]: in-memory or Maildir maildrops and their exclusive locks;
 //! - [`defects`]: the named departures from one requirement each;
 //! - `listener`: sockets, TLS upgrade, limits; [`tls`]: the certificate;
@@ -65,9 +66,10 @@ pub struct ServerConfig {
     /// certificate for localhost / 127.0.0.1 / ::1.
     pub cert: Option<PathBuf>,
     pub key: Option<PathBuf>,
-    /// RFC 6856: advertise and implement UTF8 and LANG. Default off: then messages with 8-bit
-    /// content are sent as stored (RFC 1939), which a UTF8-capable server must not do outside
-    /// UTF-8 mode.
+    /// RFC 6856: advertise and implement UTF8 (`UTF8 USER`: SASLprep'd UTF-8 credentials) and
+    /// LANG (English, German). Default on, so the suite's RFC 6856 checks run against it; then
+    /// 8-bit content is refused with `-ERR [UTF8]` until the client sends UTF8 (§2.1). Off
+    /// (`serve --no-utf8`): a plain RFC 1939 server that sends 8-bit messages as stored.
     pub utf8: bool,
 }
 
@@ -85,7 +87,7 @@ impl Default for ServerConfig {
             max_connections: 256,
             cert: None,
             key: None,
-            utf8: false,
+            utf8: true,
         }
     }
 }

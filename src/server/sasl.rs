@@ -1,7 +1,9 @@
 //! The server side of SASL for AUTH (RFC 5034): base64 of client data, the PLAIN message
-//! (RFC 4616) and the LOGIN prompts. Pure functions; the session drives the exchange.
+//! (RFC 4616), the LOGIN prompts, and SASLprep (RFC 4013) for user names and passwords. Pure
+//! functions; the session drives the exchange.
 
 use base64::Engine;
+use std::borrow::Cow;
 
 /// `+ ` challenge of AUTH LOGIN asking for the user name ("Username:" in base64).
 pub const LOGIN_USER_PROMPT: &str = "VXNlcm5hbWU6";
@@ -33,6 +35,16 @@ pub fn parse_plain(msg: &[u8]) -> Option<(String, String)> {
     Some((String::from_utf8(user.to_vec()).ok()?, String::from_utf8(pass.to_vec()).ok()?))
 }
 
+/// SASLprep (RFC 4013, via the `stringprep` crate): the form user names and passwords are
+/// compared in (RFC 6856 §2.2, RFC 4616 §2). `None` when the string holds a character SASLprep
+/// prohibits (RFC 4013 §2.3, §2.4), which RFC 6856 §2.2 says servers "MUST reject". The crate
+/// prepares stored strings (unassigned code points refused too); RFC 6856 asks query strings for
+/// USER and PASS, which only differ there, and a name with an unassigned code point can never
+/// equal a stored, prepared one anyway: the login fails either way.
+pub fn saslprep(s: &str) -> Option<Cow<'_, str>> {
+    stringprep::saslprep(s).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +62,18 @@ mod tests {
         assert_eq!(parse_plain(b"\0mrose\0pw\0x"), None);
         assert_eq!(decode(LOGIN_USER_PROMPT).unwrap(), b"Username:");
         assert_eq!(decode(LOGIN_PASSWORD_PROMPT).unwrap(), b"Password:");
+    }
+
+    #[test]
+    fn saslprep_maps_normalises_and_prohibits() {
+        // RFC 4013 §3's examples: SOFT HYPHEN maps to nothing, NBSP to SPACE, NFKC folds
+        // compatibility characters; controls are prohibited.
+        assert_eq!(saslprep("I\u{AD}X").as_deref(), Some("IX"));
+        assert_eq!(saslprep("user").as_deref(), Some("user"));
+        assert_eq!(saslprep("\u{AA}").as_deref(), Some("a"));
+        assert_eq!(saslprep("\u{2168}").as_deref(), Some("IX"));
+        assert_eq!(saslprep("a\u{A0}b").as_deref(), Some("a b"));
+        assert_eq!(saslprep("\u{7}"), None);
+        assert_eq!(saslprep("j\u{FC}rgen"), saslprep("ju\u{308}rgen"));
     }
 }

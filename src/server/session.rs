@@ -9,7 +9,8 @@
 //! Pipelined lines (RFC 2449 §6.6) are all answered, in order, in batches of about [`OUT_BATCH`].
 //!
 //! This file holds the framing, the dispatch per state and the reply lines; the AUTHORIZATION
-//! commands live in `session/authorization.rs`, TRANSACTION and UPDATE in `session/transaction.rs`.
+//! commands live in `session/authorization.rs`, TRANSACTION and UPDATE in `session/transaction.rs`,
+//! RFC 6856 (UTF8, LANG, SASLprep, localised texts) in `session/utf8.rs`.
 
 use super::defects::{Defect, DefectSet};
 use super::maildrop::{Lease, Message, Store};
@@ -47,12 +48,6 @@ pub struct Shared {
     pub stls: bool,
     /// RFC 6856 UTF8 and LANG offered (`ServerConfig::utf8`).
     pub utf8: bool,
-}
-
-impl Shared {
-    fn password(&self, user: &str) -> Option<&str> {
-        self.users.iter().find(|(u, _)| u == user).map(|(_, p)| p.as_str())
-    }
 }
 
 /// What the I/O driver must do after [`Session::poll`]. The bytes to write come first, always.
@@ -121,6 +116,8 @@ pub struct Session {
     hung: bool,
     /// RFC 6856 §2.1: the client sent UTF8 (only possible with `Shared::utf8`).
     utf8_mode: bool,
+    /// RFC 6856 §3.2: index into `utf8::LANGUAGES` of the language of reply texts (0: English).
+    lang: usize,
 }
 
 impl Session {
@@ -153,6 +150,7 @@ impl Session {
             closing: false,
             hung: false,
             utf8_mode: false,
+            lang: 0,
         }
     }
 
@@ -317,10 +315,13 @@ impl Session {
         let pending = self.pending_user.take();
         let cmd = match Command::parse(raw, false) {
             Ok(cmd) => cmd,
-            Err(e) => match lenient(raw, &e).filter(|_| self.has(Defect::LenientArgs)) {
-                Some(cmd) => cmd,
-                None => return self.parse_error(raw, &e, out),
-            },
+            Err(e) => {
+                match lenient(raw, &e).filter(|_| self.has(Defect::LenientArgs)).or_else(|| self.rfc6856_quirk(raw, &e))
+                {
+                    Some(cmd) => cmd,
+                    None => return self.parse_error(raw, &e, out),
+                }
+            }
         };
         if !permitted(&cmd, self.state) {
             return self.wrong_state(&cmd, out);
@@ -338,7 +339,7 @@ impl Session {
             return self.err(out, None, &format!("{e}: {echo}"));
         }
         if self.shared.utf8 && *e == CommandError::TooManyArguments("LANG") {
-            // RFC 6856 §3.2: one language range only.
+            // RFC 6856 §3.2: one language range only ("the language range argument").
             return self.err(out, None, "invalid language");
         }
         // Never echo the client's line: the reply stays short whatever was sent (1939-response-length).
@@ -350,7 +351,12 @@ impl Session {
         if *cmd == Command::Stls && !authz && self.has(Defect::StlsAfterLogin) && !self.tls && self.shared.stls {
             return self.start_tls(out);
         }
-        if authz && self.has(Defect::WrongStateOk) {
+        if *cmd == Command::Utf8 && !authz && self.shared.utf8 && self.has(Defect::Utf8AfterLoginOk) {
+            self.utf8_mode = true;
+            return self.ok(out, "UTF8 mode enabled");
+        }
+        let skips_check = self.utf8_mode && self.has(Defect::Utf8SkipsAuthorization);
+        if authz && (self.has(Defect::WrongStateOk) || skips_check) {
             return match cmd {
                 Command::Stat => self.ok(out, "0 0"),
                 Command::List(None) | Command::Uidl(None) | Command::Retr(_) | Command::Top(..) => {
@@ -394,8 +400,10 @@ impl Session {
     }
 
     /// `-ERR [code] text`. Texts are fixed strings, never client input, so every line stays far
-    /// below 512 octets (RFC 1939 §3).
+    /// below 512 octets (RFC 1939 §3); they are in the language LANG selected (RFC 6856 §3.2).
     fn err(&mut self, out: &mut Vec<u8>, code: Option<&str>, text: &str) -> Step {
+        let localised = self.localise(text);
+        let text: &str = &localised;
         self.consecutive_errors += 1;
         if self.has(Defect::CloseAfterErrors) && self.consecutive_errors >= MAX_ERRORS {
             self.line(out, "-ERR too many errors, bye");
@@ -414,52 +422,6 @@ impl Session {
         self.line(out, text);
         Step::Read
     }
-
-    // ---- RFC 6856 (with `Shared::utf8` only) ----
-
-    /// LANG (RFC 6856 §3.2), valid in AUTHORIZATION and TRANSACTION: without an argument the
-    /// listing, with a basic language range (RFC 4647 §2.1) the first offered tag it matches.
-    fn lang(&mut self, range: Option<String>, out: &mut Vec<u8>) -> Step {
-        let Some(range) = range else {
-            self.ok(out, "Supported languages follow");
-            for (tag, name, _) in LANGUAGES {
-                self.line(out, &format!("{tag} {name}"));
-            }
-            self.end(out);
-            return Step::Read;
-        };
-        let chosen = if range == "*" {
-            LANGUAGES.first()
-        } else if basic_range(&range) {
-            let range = range.to_ascii_lowercase();
-            LANGUAGES.iter().find(|(tag, _, _)| *tag == range || tag.starts_with(&format!("{range}-")))
-        } else {
-            None
-        };
-        match chosen {
-            Some((tag, _, text)) => self.ok(out, &format!("{tag} {text}")),
-            None => self.err(out, None, "invalid language"),
-        }
-    }
-
-    /// RFC 6856 §2.1: outside UTF-8 mode, content beyond ASCII "MUST NOT be sent to the client as
-    /// is"; RETR and TOP of such a message are refused with `-ERR [UTF8]` (§5).
-    fn refuses_8bit(&self, data: &[u8]) -> bool {
-        self.shared.utf8 && !self.utf8_mode && !self.has(Defect::Utf8EightBitAsIs) && !data.is_ascii()
-    }
-}
-
-/// RFC 6856 LANG: `(tag, name in the language, reply text when selected)`, lowercase tags; the
-/// first is the administrator's preference (`LANG *`). Texts stay ASCII (no UTF-8 mode needed).
-const LANGUAGES: &[(&str, &str, &str)] =
-    &[("en", "English", "Language set to English"), ("de", "Deutsch", "Sprache auf Deutsch gestellt")];
-
-/// RFC 4647 §2.1 basic language range without `*`: `1*8ALPHA *("-" 1*8alphanum)`.
-fn basic_range(s: &str) -> bool {
-    let mut parts = s.split('-');
-    let first = parts.next().unwrap_or("");
-    let ok = |p: &str, f: fn(&u8) -> bool| (1..=8).contains(&p.len()) && p.as_bytes().iter().all(f);
-    ok(first, u8::is_ascii_alphabetic) && parts.all(|p| ok(p, u8::is_ascii_alphanumeric))
 }
 
 /// `hang-on-bad-arg`: an argument that starts with `-` or contains `%n`.
@@ -497,4 +459,7 @@ fn lenient(raw: &[u8], e: &CommandError) -> Option<Command> {
 mod authorization;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_utf8;
 mod transaction;
+mod utf8;

@@ -18,7 +18,8 @@ fn shared(defects: DefectSet, allow_cleartext: bool) -> Arc<Shared> {
     })
 }
 
-/// A session as if on the implicit-TLS port (logins allowed).
+/// A session as if on the implicit-TLS port (logins allowed), of a server without RFC 6856
+/// (`session/tests_utf8.rs` tests that part).
 fn tls_session(defects: DefectSet) -> Session {
     Session::new(shared(defects, false), true)
 }
@@ -406,95 +407,4 @@ fn partial_lines_wait_for_their_end() {
     assert_eq!(s.exchange(b"CA"), (Vec::new(), Step::Read));
     assert_eq!(s.exchange(b"PA\r"), (Vec::new(), Step::Read));
     assert!(x(&mut s, "\nUSER mrose\n").ends_with(".\r\n+OK send PASS\r\n"));
-}
-
-fn utf8_session(defects: DefectSet) -> Session {
-    let users = crate::server::default_users();
-    let names: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
-    let store = Arc::new(Store::memory(&names));
-    Session::new(Arc::new(Shared { defects, allow_cleartext: false, users, store, stls: true, utf8: true }), true)
-}
-
-fn raw(s: &mut Session, input: &[u8]) -> Vec<u8> {
-    s.exchange(input).0
-}
-
-const LOGIN: &[u8] = b"USER mrose\r\nPASS tanstaaf\r\n";
-const LOGGED_IN: &[u8] = b"+OK send PASS\r\n+OK maildrop locked and ready\r\n";
-const REFUSED_8BIT: &[u8] = b"-ERR [UTF8] message contains UTF-8 content; issue UTF8 first\r\n";
-
-#[test]
-fn utf8_and_lang_are_unknown_by_default() {
-    let mut s = tls_session(DefectSet::none());
-    let capa = x(&mut s, "CAPA\r\n");
-    assert!(!capa.contains("UTF8") && !capa.contains("LANG"), "{capa}");
-    assert_eq!(x(&mut s, "UTF8\r\nLANG\r\nLANG en\r\n"), "-ERR not supported\r\n".repeat(3));
-    let mut s = logged_in(DefectSet::none());
-    assert!(raw(&mut s, b"RETR 5\r\n").iter().any(|&b| b > 0x7f));
-    assert_eq!(x(&mut s, "LANG\r\n"), "-ERR not supported\r\n");
-}
-
-#[test]
-fn utf8_capability_command_and_8bit_messages() {
-    let mut s = utf8_session(DefectSet::none());
-    let before = x(&mut s, "CAPA\r\n");
-    assert!(before.contains("\r\nUTF8 USER\r\nLANG\r\n"), "{before}");
-    assert_eq!(raw(&mut s, b"UTF8 USER\r\n"), b"-ERR UTF8: too many arguments\r\n");
-    assert_eq!(raw(&mut s, LOGIN), LOGGED_IN);
-    let after = x(&mut s, "CAPA\r\n");
-    assert!(after.contains("\r\nUTF8 USER\r\nLANG\r\n"), "{after}");
-    // Not in UTF-8 mode: message 5 (8bit) is refused, message 1 (ASCII) is not; LIST unchanged.
-    assert_eq!(raw(&mut s, b"RETR 5\r\n"), REFUSED_8BIT);
-    assert_eq!(raw(&mut s, b"TOP 5 0\r\n"), REFUSED_8BIT);
-    assert!(x(&mut s, "RETR 1\r\n").starts_with("+OK "));
-    assert_eq!(x(&mut s, "LIST 5\r\n"), format!("+OK 5 {}\r\n", msgs()[4].len()));
-    // UTF8 is an AUTHORIZATION command.
-    assert_eq!(raw(&mut s, b"UTF8\r\n"), b"-ERR command not valid in this state\r\n");
-    assert_eq!(s.state(), SessionState::Transaction);
-
-    // In UTF-8 mode the message goes out as stored.
-    let mut s = utf8_session(DefectSet::none());
-    assert_eq!(raw(&mut s, b"utf8\r\n"), b"+OK UTF8 mode enabled\r\n");
-    assert_eq!(s.state(), SessionState::Authorization);
-    assert_eq!(raw(&mut s, LOGIN), LOGGED_IN);
-    let mut want = format!("+OK {} octets\r\n", msgs()[4].len()).into_bytes();
-    stuffing::stuff_into(&msgs()[4], &mut want);
-    assert_eq!(raw(&mut s, b"RETR 5\r\n"), want);
-
-    // The defect sends it as is without UTF8.
-    let mut s = utf8_session(Defect::Utf8EightBitAsIs.into());
-    assert_eq!(raw(&mut s, LOGIN), LOGGED_IN);
-    assert_eq!(raw(&mut s, b"RETR 5\r\n"), want);
-}
-
-#[test]
-fn utf8_invalid_credentials_never_log_in() {
-    let mut s = utf8_session(DefectSet::none());
-    assert_eq!(raw(&mut s, b"USER mrose\xff\r\nPASS tanstaaf\r\n")[..5], *b"-ERR ");
-    assert_eq!(s.state(), SessionState::Authorization);
-    let out = raw(&mut s, b"USER mrose\r\nPASS tanstaaf\xff\r\n");
-    assert!(out.starts_with(b"+OK send PASS\r\n-ERR "), "{}", String::from_utf8_lossy(&out));
-    assert_eq!(raw(&mut s, b"APOP mrose\xff c4c9334bac560ecc979e58001b3e22fb\r\n")[..5], *b"-ERR ");
-    assert_eq!(s.state(), SessionState::Authorization);
-}
-
-#[test]
-fn lang_lists_and_selects() {
-    let mut s = utf8_session(DefectSet::none());
-    let listing = b"+OK Supported languages follow\r\nen English\r\nde Deutsch\r\n.\r\n";
-    assert_eq!(raw(&mut s, b"LANG\r\n"), listing);
-    assert_eq!(raw(&mut s, b"LANG en\r\n"), b"+OK en Language set to English\r\n");
-    assert_eq!(raw(&mut s, b"lang DE\r\n"), b"+OK de Sprache auf Deutsch gestellt\r\n");
-    assert_eq!(raw(&mut s, b"LANG *\r\n"), b"+OK en Language set to English\r\n");
-    for bad in
-        [&b"LANG qaa-x-pop3test\r\n"[..], b"LANG en_US\r\n", b"LANG en-\r\n", b"LANG abcdefghi\r\n", b"LANG en-US\r\n"]
-    {
-        assert_eq!(raw(&mut s, bad), b"-ERR invalid language\r\n", "{}", String::from_utf8_lossy(bad));
-    }
-    assert_eq!(raw(&mut s, b"LANG en de\r\n"), b"-ERR invalid language\r\n");
-    assert_eq!(s.state(), SessionState::Authorization);
-    assert_eq!(raw(&mut s, LOGIN), LOGGED_IN);
-    assert_eq!(raw(&mut s, b"LANG\r\n"), listing);
-    assert_eq!(raw(&mut s, b"LANG de\r\n"), b"+OK de Sprache auf Deutsch gestellt\r\n");
-    assert_eq!(s.state(), SessionState::Transaction);
 }

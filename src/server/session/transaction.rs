@@ -39,7 +39,9 @@ impl Session {
                     if self.refuses_8bit(&data) {
                         return self.utf8_required(out);
                     }
-                    self.ok(out, &format!("{} octets", data.len()));
+                    let size = data.len();
+                    let data = self.as_sent(data);
+                    self.ok(out, &format!("{size} octets"));
                     self.body(&data, out)
                 }
                 _ => self.no_such_message(out),
@@ -50,8 +52,9 @@ impl Session {
                 }
                 match self.lookup(n) {
                     Lookup::Live(i) => {
-                        let data = Arc::clone(&self.txn().msgs[i].data);
-                        if self.refuses_8bit(&data) {
+                        let data = self.as_sent(Arc::clone(&self.txn().msgs[i].data));
+                        // Only what TOP sends counts: the headers of an 8-bit message are ASCII.
+                        if self.refuses_8bit(top(&data, lines)) {
                             return self.utf8_required(out);
                         }
                         self.ok(out, "top of message follows");
