@@ -142,6 +142,30 @@ impl Profile {
             Profile::Cleartext => &env.cleartext_tls,
         }
     }
+    /// What this instance's Dovecot logged that explains a failure: its warnings and errors, and
+    /// the last lines (with each connection's end: `TLS handshaking: ...`, `no auth attempts in N
+    /// secs`). The test reads the log only to explain; verdicts come from pop3test's report.
+    fn server_log(self) -> String {
+        let name = match self {
+            Profile::Required => "required",
+            Profile::Cleartext => "cleartext",
+        };
+        let dir = var("POP3TEST_DOVECOT_DIR").unwrap_or_else(|| "/tmp/pop3test-dovecot".into());
+        let path = format!("{dir}/{name}/log/dovecot.log");
+        let Ok(log) = std::fs::read_to_string(&path) else {
+            return format!("(no Dovecot log at {path})");
+        };
+        let lines: Vec<&str> = log.lines().collect();
+        let notable = ["Warning", "Error", "Fatal", "Panic", "reached", "throttl", "TLS handshaking"];
+        let mut picked: Vec<&str> = lines.iter().copied().filter(|l| notable.iter().any(|k| l.contains(k))).collect();
+        picked = picked.split_off(picked.len().saturating_sub(30));
+        let tail = &lines[lines.len().saturating_sub(30)..];
+        format!(
+            "--- {path}: warnings, errors and handshake ends (last 30) ---\n{}\n--- {path} (last 30 lines) ---\n{}",
+            picked.join("\n"),
+            tail.join("\n")
+        )
+    }
     fn reseed(self, env: &Env) -> &str {
         match self {
             Profile::Required => &env.reseed_required,
@@ -471,10 +495,11 @@ fn assert_suite(p: Profile) {
     assert!(passed >= 100, "only {passed} checks passed");
     assert!(
         problems.is_empty(),
-        "{p:?} profile, {} problem(s):\n{}\n\n{}",
+        "{p:?} profile, {} problem(s):\n{}\n\n{}\n{}",
         problems.len(),
         problems.join("\n"),
-        out.context()
+        out.context(),
+        p.server_log()
     );
     // Conformance failures (the departures), nothing worse: exit 4.
     assert_eq!(out.code, Some(4), "{}", out.context());
@@ -535,12 +560,12 @@ fn audit_output(p: Profile) -> Option<(&'static Env, Arc<Vec<Output>>)> {
     Some((env, outputs))
 }
 
-fn assert_audit_common(env: &Env, out: &Output) {
+fn assert_audit_common(env: &Env, p: Profile, out: &Output) {
     let report = out.report();
     assert_eq!(report.kind, RunKind::Audit);
     assert!(!report.incomplete, "{}", out.context());
     let errors: Vec<String> = report.results.iter().filter(|r| r.verdict == Verdict::Error).map(describe).collect();
-    assert!(errors.is_empty(), "tester errors:\n{}\n{}", errors.join("\n"), out.context());
+    assert!(errors.is_empty(), "tester errors:\n{}\n{}\n{}", errors.join("\n"), out.context(), p.server_log());
     out.assert_no_secret(&secret_forms(&env.user, &env.password));
     // Findings fixed on both profiles, each confirmed by hand (DOVECOT-NOTES.md):
     // A06: `STLS\r\nCAPA\r\n` in one write: Dovecot reads `CAPA\r\n` as the ClientHello and the
@@ -548,7 +573,7 @@ fn assert_audit_common(env: &Env, out: &Output) {
     //      already active.`. A10: `ssl_min_protocol = TLSv1.2`.
     for id in ["A01", "A02", "A06", "A07", "A08", "A09", "A10", "A13", "A14", "A15", "A16", "A17"] {
         let r = find(report, id).unwrap_or_else(|| panic!("{id} missing\n{}", out.context()));
-        assert_eq!(r.verdict, Verdict::Pass, "{}", describe(r));
+        assert_eq!(r.verdict, Verdict::Pass, "{}\n{}", describe(r), p.server_log());
     }
     // A11 (low): Dovecot's default cipher list still takes TLS 1.2 CBC suites with forward
     // secrecy (`openssl s_client -tls1_2 -cipher DHE-RSA-AES128-SHA` → `Cipher is
@@ -582,7 +607,7 @@ fn audit_of_dovecot_requiring_tls_says_enforced() {
     let Some((env, outputs)) = audit_output(Profile::Required) else { return };
     let out = &outputs[0];
     eprintln!("required audit in {:.1?}", out.elapsed);
-    assert_audit_common(env, out);
+    assert_audit_common(env, Profile::Required, out);
     let report = out.report();
     let summary = report.summary.as_deref().unwrap_or("");
     assert!(summary.starts_with("TLS enforced: yes"), "{summary}\n{}", out.context());
@@ -622,7 +647,7 @@ fn audit_of_dovecot_allowing_cleartext_says_not_enforced() {
     let Some((env, outputs)) = audit_output(Profile::Cleartext) else { return };
     let out = &outputs[0];
     eprintln!("cleartext audit in {:.1?}", out.elapsed);
-    assert_audit_common(env, out);
+    assert_audit_common(env, Profile::Cleartext, out);
     let report = out.report();
     let summary = report.summary.as_deref().unwrap_or("");
     assert!(summary.starts_with("TLS enforced: no"), "{summary}\n{}", out.context());
