@@ -177,7 +177,39 @@ pub struct Report {
     /// Fuzz runs: the seed that reproduces the run.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Fuzz runs: what the systematic sweep covered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
     pub results: Vec<CheckResult>,
+}
+
+/// What the sweep covered: cells whose line got an answer judged, of cells in the product.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    /// Cells in the product for the contexts of the run.
+    pub cells: u64,
+    /// Cells whose line was sent and its reply judged (or that gave a finding).
+    pub tried: u64,
+    /// Cells that do not apply to this maildrop or server: DELE of another message in a maildrop
+    /// of one, a context out of reach, an argument class that already made the server hang
+    /// (each more would cost a full timeout to show the same hang).
+    pub not_applicable: u64,
+    /// Cells the run's budget (--cases, --duration) did not reach.
+    pub not_reached: u64,
+}
+
+impl Coverage {
+    /// `2180/2430 cells (250 not applicable)`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("sweep {}/{} cells", self.tried, self.cells);
+        if self.not_applicable > 0 {
+            s += &format!(", {} not applicable", self.not_applicable);
+        }
+        if self.not_reached > 0 {
+            s += &format!(", {} not reached (budget)", self.not_reached);
+        }
+        s
+    }
 }
 
 impl Report {
@@ -194,6 +226,7 @@ impl Report {
             server: ServerInfo::default(),
             summary: None,
             seed: None,
+            coverage: None,
             results: Vec::new(),
         }
     }

@@ -53,6 +53,9 @@ fn expectation(d: Defect) -> (&'static str, &'static str) {
         ExpireMalformed => ("EXPIRE NEVER", "EXPIRENEVER"),
         StatCountsDeleted => ("STAT after DELE: 5", "STAT after DELE: 6"),
         NoAuthCode => ("bad password code: [AUTH]", "bad password code: none"),
+        UidlSignedEdge => ("UIDL 2147483647=-ERR UIDL 2147483648=-ERR", "UIDL 2147483647=-ERR UIDL 2147483648=reset"),
+        TopDeletedPastEnd => ("TOP 1 0=-ERR TOP 1 100000=-ERR", "TOP 1 0=-ERR TOP 1 100000=+OK"),
+        RemarkLost => ("RETR 1 after DELE, RSET, DELE=-ERR", "RETR 1 after DELE, RSET, DELE=+OK"),
         Utf8EightBitAsIs => ("RETR 5=-ERR [UTF8] 8-bit sent: false", "RETR 5=+OK 8-bit sent: true"),
         Utf8CapaImapStyle => {
             ("UTF8 lines: [UTF8 USER] then [UTF8 USER]", "UTF8 lines: [UTF8=ACCEPT] then [UTF8=ACCEPT, UTF8 USER]")
@@ -148,6 +151,9 @@ defect_tests! {
     greeting_too_long => GreetingTooLong,
     expire_malformed => ExpireMalformed,
     stat_counts_deleted => StatCountsDeleted,
+    uidl_signed_edge => UidlSignedEdge,
+    top_deleted_past_end => TopDeletedPastEnd,
+    remark_lost => RemarkLost,
     no_auth_code => NoAuthCode,
     utf8_8bit_as_is => Utf8EightBitAsIs,
     utf8_capa_imap_style => Utf8CapaImapStyle,
@@ -349,6 +355,30 @@ async fn observe(d: Defect, h: &ServerHandle) -> String {
                 out.push(st(&framed(&mut c, line, expect).await));
             }
             out.join(" ")
+        }
+        UidlSignedEdge => {
+            let mut c = login(h).await;
+            let below = cmd(&mut c, "UIDL 2147483647").await;
+            let edge = match c.command(&pop3test::proto::Command::Uidl(Some(1 << 31))).await {
+                Ok(r) => st(&r).to_string(),
+                Err(NetError::Reset { .. } | NetError::Closed { .. }) => "reset".into(),
+                Err(e) => format!("{e}"),
+            };
+            format!("UIDL 2147483647={} UIDL 2147483648={edge}", st(&below))
+        }
+        TopDeletedPastEnd => {
+            let mut c = login(h).await;
+            assert!(cmd(&mut c, "DELE 1").await.is_ok());
+            let zero = framed(&mut c, "TOP 1 0", Expect::MultiLine).await;
+            let past = framed(&mut c, "TOP 1 100000", Expect::MultiLine).await;
+            format!("TOP 1 0={} TOP 1 100000={}", st(&zero), st(&past))
+        }
+        RemarkLost => {
+            let mut c = login(h).await;
+            for line in ["DELE 1", "RSET", "DELE 1"] {
+                assert!(cmd(&mut c, line).await.is_ok(), "{line}");
+            }
+            format!("RETR 1 after DELE, RSET, DELE={}", st(&framed(&mut c, "RETR 1", Expect::MultiLine).await))
         }
         DeleTwiceOk => {
             let mut c = login(h).await;

@@ -69,6 +69,10 @@ pub struct FuzzArgs {
     /// (RFC 2449 §6.6); 1 (the default): each case waits for the previous reply.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub batch: u16,
+    /// Skip the systematic sweep (every command × argument class × mailbox state, tried once
+    /// before the random search; its coverage is printed and in the JSON report).
+    #[arg(long)]
+    pub no_sweep: bool,
     /// Logged-in sessions at once (servers lock the maildrop; raise only where they do not).
     #[arg(long, default_value_t = 1)]
     pub logins: usize,

@@ -116,6 +116,7 @@ pub async fn main(args: FuzzArgs, global: &GlobalArgs) -> i32 {
     cfg.mix = args.mix.into();
     cfg.batch = usize::from(args.batch);
     cfg.logins = args.logins.max(1);
+    cfg.sweep = !args.no_sweep;
     cfg.out = Some(args.out.clone());
     cfg.progress = if global.quiet {
         Progress::Off

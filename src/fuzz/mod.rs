@@ -6,6 +6,7 @@
 //! - [`model`]: the session model deciding what a correct server must answer in each state;
 //! - [`oracle`]: crash, hang, server-down, violation, wrong-answer, state-damage, policy;
 //! - [`exec`]: sessions that reach a state, then run many cases each;
+//! - [`sweep`]: the systematic command × argument class × mailbox state product, run first;
 //! - [`shrink`]: replay, prefix minimisation, value-tree shrinking, confirmation;
 //! - [`export`]: reproducers as scenario files that `pop3test run` replays;
 //! - [`runner`]: workers, deduplication, liveness back-off (each worker draws its cases from a
@@ -30,6 +31,7 @@ pub mod runner;
 pub mod shrink;
 mod source;
 pub mod strategies;
+pub mod sweep;
 
 pub use case::{Case, Chunk};
 pub use exec::Env;

@@ -191,6 +191,10 @@ pub struct FuzzOutcome {
     /// Contexts that could not be reached, with why.
     pub unavailable: Vec<(String, String)>,
     pub incomplete: bool,
+    /// What the sweep covered (`None`: no sweep was asked for).
+    pub coverage: Option<crate::results::Coverage>,
+    /// Lines the sweep sent (its cells' preps and lines), beside the random `cases`.
+    pub sweep_cases: u64,
 }
 
 impl FuzzOutcome {
@@ -206,8 +210,12 @@ impl FuzzOutcome {
     /// One line for humans.
     pub fn summary(&self) -> String {
         let real = self.findings.iter().filter(|f| f.key.oracle != Oracle::Policy).count();
+        let sweep = match &self.coverage {
+            Some(c) => format!("{} ({} lines); ", c.summary(), self.sweep_cases),
+            None => String::new(),
+        };
         format!(
-            "{} cases in {:.1}s ({:.0} cases/s) over {} sessions, {} replays; {} finding(s), {} unconfirmed; seed {}",
+            "{sweep}{} cases in {:.1}s ({:.0} cases/s) over {} sessions, {} replays; {} finding(s), {} unconfirmed; seed {}",
             self.cases,
             self.elapsed.as_secs_f64(),
             self.cases_per_sec(),
@@ -226,6 +234,7 @@ impl FuzzOutcome {
         report.duration_ms = self.elapsed.as_secs_f64() * 1000.0;
         report.incomplete = self.incomplete;
         report.summary = Some(self.summary());
+        report.coverage = self.coverage.clone();
         report.results = self.findings.iter().map(|f| f.to_result(target)).collect();
         for r in self.regressions.iter().filter(|r| !r.still_fails) {
             let mut res = CheckResult::new(r.key.id(), r.title.clone(), "fuzz", Verdict::Pass);

@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod sweep_run;
+
 /// Everything a run needs, passed in.
 #[derive(Debug, Clone)]
 pub struct FuzzConfig {
@@ -58,6 +60,8 @@ pub struct FuzzConfig {
     /// The whole run ends by this time however the server behaves (`--duration`, `--deadline`):
     /// workers still blocked in a reply a moment later are abandoned, their findings kept.
     pub deadline: Option<Duration>,
+    /// Run the systematic sweep ([`super::sweep`]) before the random search.
+    pub sweep: bool,
 }
 
 impl FuzzConfig {
@@ -83,6 +87,7 @@ impl FuzzConfig {
             session_cases: 256,
             down_budget: Duration::from_secs(30),
             deadline: None,
+            sweep: false,
         }
     }
 }
@@ -124,6 +129,13 @@ pub(crate) struct Shared {
     setup_failures: Mutex<BTreeMap<Context, (u32, String)>>,
     reached: Mutex<std::collections::BTreeSet<Context>>,
     logins: Arc<tokio::sync::Semaphore>,
+    /// The sweep's cells tried and not applicable, and the lines it sent (preps included).
+    sweep_tried: AtomicU64,
+    sweep_not_applicable: AtomicU64,
+    sweep_cases: AtomicU64,
+    /// Argument classes that made the server stop answering: the sweep skips their other cells
+    /// (each would cost a full timeout to show the same hang again).
+    sweep_hung: Mutex<std::collections::BTreeSet<super::sweep::ArgClass>>,
 }
 
 /// What came of setting up a context.
@@ -580,6 +592,9 @@ impl Shared {
 
 /// One worker: its own sessions, its share of the case indices.
 async fn worker(sh: Arc<Shared>, w: usize) {
+    if sh.cfg.sweep {
+        sweep_run::share(&sh, w).await;
+    }
     let mut turn = w;
     let mut session: Option<Session> = None;
     let mut permit = None;
@@ -715,6 +730,10 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         unavailable: Mutex::new(BTreeMap::new()),
         setup_failures: Mutex::new(BTreeMap::new()),
         reached: Mutex::new(Default::default()),
+        sweep_tried: AtomicU64::new(0),
+        sweep_not_applicable: AtomicU64::new(0),
+        sweep_cases: AtomicU64::new(0),
+        sweep_hung: Mutex::new(Default::default()),
     });
     let regressions = shared.regressions().await;
     let reach = {
@@ -818,5 +837,17 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         // A worker still inside a case when `--duration` ends is the run ending as asked (that
         // case is not counted); only `--deadline` (or Ctrl-C) cuts a run short.
         incomplete: shared.incomplete.load(Relaxed) || cfg.cancel.load(Relaxed) || (abandoned && !ended_by_duration),
+        coverage: cfg.sweep.then(|| {
+            let cells = super::sweep::cells(&cfg.contexts).len() as u64;
+            let tried = shared.sweep_tried.load(Relaxed);
+            let not_applicable = shared.sweep_not_applicable.load(Relaxed);
+            crate::results::Coverage {
+                cells,
+                tried,
+                not_applicable,
+                not_reached: cells.saturating_sub(tried + not_applicable),
+            }
+        }),
+        sweep_cases: shared.sweep_cases.load(Relaxed),
     }
 }

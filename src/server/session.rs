@@ -79,6 +79,8 @@ struct Txn {
     lease: Lease,
     msgs: Vec<Message>,
     deleted: Vec<bool>,
+    /// Marks RSET has undone (only `remark-lost` looks at them).
+    unmarked: Vec<bool>,
 }
 
 enum Lookup {

@@ -51,6 +51,14 @@ impl Session {
                     return self.err(out, None, "command not implemented");
                 }
                 match self.lookup(n) {
+                    Lookup::Deleted(i)
+                        if self.has(Defect::TopDeletedPastEnd) && lines > line_count(&self.txn().msgs[i].data) =>
+                    {
+                        // The "whole message" shortcut runs before the deletion check.
+                        let data = self.as_sent(Arc::clone(&self.txn().msgs[i].data));
+                        self.ok(out, "top of message follows");
+                        self.body(&data, out)
+                    }
                     Lookup::Live(i) => {
                         let data = self.as_sent(Arc::clone(&self.txn().msgs[i].data));
                         // Only what TOP sends counts: the headers of an 8-bit message are ASCII.
@@ -64,6 +72,10 @@ impl Session {
                 }
             }
             Command::Dele(n) => match self.lookup(n) {
+                Lookup::Live(i) if self.has(Defect::RemarkLost) && self.txn().unmarked[i] => {
+                    // The undo journal still holds the first mark: the second is dropped.
+                    self.ok(out, &format!("message {} deleted", i + 1))
+                }
                 Lookup::Live(i) => {
                     self.txn_mut().deleted[i] = true;
                     self.ok(out, &format!("message {} deleted", i + 1))
@@ -77,7 +89,11 @@ impl Session {
             Command::Noop => self.ok(out, ""),
             Command::Rset => {
                 if !self.has(Defect::RsetNoop) {
-                    self.txn_mut().deleted.iter_mut().for_each(|d| *d = false);
+                    let txn = self.txn_mut();
+                    for (d, u) in txn.deleted.iter_mut().zip(txn.unmarked.iter_mut()) {
+                        *u |= *d;
+                        *d = false;
+                    }
                 }
                 let rows = self.rows(false);
                 let size: usize = rows.iter().map(|r| r.1).sum();
@@ -98,6 +114,8 @@ impl Session {
                         self.end(out);
                         Step::Read
                     }
+                    // A UIDL path that parses into an i32 and crashes past 2^31 - 1.
+                    Some(n) if self.has(Defect::UidlSignedEdge) && (1u64 << 31..1u64 << 32).contains(&n) => Step::Reset,
                     Some(n) => match self.lookup(n) {
                         Lookup::Live(i) => self.ok(out, &format!("{} {}", i + 1, self.uid(i))),
                         _ => self.no_such_message(out),
@@ -233,4 +251,9 @@ pub(super) fn top(data: &[u8], lines: u64) -> &[u8] {
         };
     }
     &data[..end]
+}
+
+/// Lines in a message (its header and body), as TOP counts them past the header.
+fn line_count(data: &[u8]) -> u64 {
+    data.iter().filter(|&&b| b == b'\n').count() as u64
 }
