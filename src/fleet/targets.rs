@@ -85,7 +85,7 @@ pub fn parse(text: &str, file: &str, defaults: LineDefaults) -> Result<Vec<Fleet
                     out.push(t);
                 }
             }
-            Err(d) => errors.push(d),
+            Err(d) => errors.push(*d),
         }
     }
     if errors.is_empty() {
@@ -121,7 +121,7 @@ fn words(raw: &str) -> Vec<(u32, &str)> {
     out
 }
 
-fn parse_line(raw: &str, file: &str, line: u32, d: LineDefaults) -> Result<Option<FleetTarget>, Diagnostic> {
+fn parse_line(raw: &str, file: &str, line: u32, d: LineDefaults) -> Result<Option<FleetTarget>, Box<Diagnostic>> {
     let ws = words(raw);
     let Some(&(url_col, url)) = ws.first() else { return Ok(None) };
     let at = |col: u32, word: &str| Span { line, col, len: word.chars().count() as u32 };
@@ -141,27 +141,31 @@ fn parse_line(raw: &str, file: &str, line: u32, d: LineDefaults) -> Result<Optio
             if let Some(m) = did_you_mean(k, KEYS) {
                 diag = diag.help(format!("did you mean `{m}`?"));
             }
-            return Err(diag);
+            return Err(Box::new(diag));
         }
         match (k, v) {
             ("no-implicit", Some(_)) => {
-                return Err(Diagnostic::new(file, at(col, w), "`no-implicit` takes no value").label("write it alone"))
+                return Err(Box::new(
+                    Diagnostic::new(file, at(col, w), "`no-implicit` takes no value").label("write it alone"),
+                ))
             }
             ("no-implicit", None) => {}
             (_, None) | (_, Some("")) => {
-                return Err(Diagnostic::new(file, at(col, w), format!("`{k}` needs a value")).label(format!("{k}=...")))
+                return Err(Box::new(
+                    Diagnostic::new(file, at(col, w), format!("`{k}` needs a value")).label(format!("{k}=...")),
+                ))
             }
             _ => {}
         }
         if vals.insert(k, (col, w, v.unwrap_or(""))).is_some() {
-            return Err(Diagnostic::new(file, at(col, w), format!("`{k}` is given twice on this line")));
+            return Err(Box::new(Diagnostic::new(file, at(col, w), format!("`{k}` is given twice on this line"))));
         }
     }
-    let port = |k: &str| -> Result<Option<u16>, Diagnostic> {
+    let port = |k: &str| -> Result<Option<u16>, Box<Diagnostic>> {
         match vals.get(k) {
             None => Ok(None),
             Some(&(col, w, v)) => v.parse::<u16>().ok().filter(|&p| p != 0).map(Some).ok_or_else(|| {
-                Diagnostic::new(file, at(col, w), format!("`{v}` is not a port")).label("expected 1-65535")
+                Box::new(Diagnostic::new(file, at(col, w), format!("`{v}` is not a port")).label("expected 1-65535"))
             }),
         }
     };
@@ -170,11 +174,17 @@ fn parse_line(raw: &str, file: &str, line: u32, d: LineDefaults) -> Result<Optio
     let (plain, implicit) = match url_target.scheme {
         Scheme::Plain => {
             if let Some(&(col, w, _)) = vals.get("plain-port") {
-                return Err(Diagnostic::new(file, at(col, w), "`plain-port` is for pop3s:// lines")
-                    .label("the URL already names the plain port"));
+                return Err(Box::new(
+                    Diagnostic::new(file, at(col, w), "`plain-port` is for pop3s:// lines")
+                        .label("the URL already names the plain port"),
+                ));
             }
             if let (true, Some(&(col, w, _))) = (no_implicit, vals.get("tls-port")) {
-                return Err(Diagnostic::new(file, at(col, w), "`tls-port` and `no-implicit` contradict each other"));
+                return Err(Box::new(Diagnostic::new(
+                    file,
+                    at(col, w),
+                    "`tls-port` and `no-implicit` contradict each other",
+                )));
             }
             let imp = (!(no_implicit || (d.no_implicit && tls_port.is_none())))
                 .then(|| url_target.with(Scheme::ImplicitTls, tls_port.unwrap_or(d.tls_port)));
@@ -182,8 +192,10 @@ fn parse_line(raw: &str, file: &str, line: u32, d: LineDefaults) -> Result<Optio
         }
         Scheme::ImplicitTls => {
             if let Some(&(col, w, _)) = vals.get("tls-port").or(vals.get("no-implicit")) {
-                return Err(Diagnostic::new(file, at(col, w), format!("`{w}` is for pop3:// lines"))
-                    .label("a pop3s:// URL names the implicit-TLS port itself"));
+                return Err(Box::new(
+                    Diagnostic::new(file, at(col, w), format!("`{w}` is for pop3:// lines"))
+                        .label("a pop3s:// URL names the implicit-TLS port itself"),
+                ));
             }
             (url_target.with(Scheme::Plain, plain_port.unwrap_or(110)), Some(url_target.clone()))
         }
@@ -193,12 +205,18 @@ fn parse_line(raw: &str, file: &str, line: u32, d: LineDefaults) -> Result<Optio
     match (&user, &password_env) {
         (Some(_), None) => {
             let (col, w, _) = vals["user"];
-            return Err(Diagnostic::new(file, at(col, w), "`user=` needs `password-env=VAR` on the same line")
-                .label("passwords are read from the environment, never from this file"));
+            return Err(Box::new(
+                Diagnostic::new(file, at(col, w), "`user=` needs `password-env=VAR` on the same line")
+                    .label("passwords are read from the environment, never from this file"),
+            ));
         }
         (None, Some(_)) => {
             let (col, w, _) = vals["password-env"];
-            return Err(Diagnostic::new(file, at(col, w), "`password-env=` needs `user=NAME` on the same line"));
+            return Err(Box::new(Diagnostic::new(
+                file,
+                at(col, w),
+                "`password-env=` needs `user=NAME` on the same line",
+            )));
         }
         _ => {}
     }
