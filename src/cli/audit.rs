@@ -19,13 +19,13 @@ pub struct AuditArgs {
     /// `#` comments and blank lines are skipped.
     #[arg(long, value_name = "FILE", conflicts_with = "builtin")]
     pub targets: Option<PathBuf>,
-    /// With --targets: targets audited at once.
-    #[arg(long, value_name = "N", default_value_t = 8, requires = "targets")]
-    pub jobs: usize,
+    /// With --targets: targets audited at once [default: 8].
+    #[arg(long, value_name = "N", requires = "targets")]
+    pub jobs: Option<usize>,
     /// With --targets: targets of one host (the first address a name resolves to) audited at
-    /// once, so that a server with many names or ports is not hammered.
-    #[arg(long, value_name = "N", default_value_t = 1, requires = "targets")]
-    pub per_host: usize,
+    /// once, so that a server with many names or ports is not hammered [default: 1].
+    #[arg(long, value_name = "N", requires = "targets")]
+    pub per_host: Option<usize>,
     /// With --targets: skip the targets already recorded in this JSONL file (a record cut short
     /// by a kill is dropped and its target audited again) and append the new records to it
     /// unless --report jsonl=PATH names another file.

@@ -75,6 +75,9 @@ async fn fleet(args: AuditArgs, global: &GlobalArgs) -> Result<i32, String> {
         None => all,
     };
     let default_creds = args.creds.resolve()?;
+    // 8 at once: an audit spends most of its second waiting on the server (quiet and peek
+    // windows, login delays), so a handful per core keeps both busy; 1 per host, as --per-host says.
+    let (jobs_at_once, per_host) = (args.jobs.unwrap_or(8).max(1), args.per_host.unwrap_or(1).max(1));
 
     let mut streams = args.reports.iter().filter(|s| s.format == Format::Jsonl);
     let stream_spec = streams.next().cloned();
@@ -138,20 +141,25 @@ async fn fleet(args: AuditArgs, global: &GlobalArgs) -> Result<i32, String> {
             mine.len(),
             resumed.len(),
             jobs.len(),
-            args.jobs.max(1),
-            args.per_host.max(1)
+            jobs_at_once,
+            per_host
         );
     }
     let mut progress = Progress::new(!global.quiet && std::io::stderr().is_terminal(), mine.len(), &resumed);
-    let limits =
-        Limits { jobs: args.jobs, per_host: args.per_host, deadline: args.conn.deadline, resolve: args.conn.timeout };
+    let limits = Limits { jobs: jobs_at_once, per_host, deadline: args.conn.deadline, resolve: args.conn.timeout };
+    // Whole records stay in memory only when a merged report needs them and there is no stream
+    // to read them back from: the transcripts are most of a record (~100 KiB for an audit), and
+    // the matrix, the totals and the exit code need none of them.
+    let end_specs: Vec<ReportSpec> = args.reports.iter().filter(|s| s.format != Format::Jsonl).cloned().collect();
+    let keep_whole = !end_specs.is_empty() && stream_path.is_none();
+    let resumed: Vec<Report> = resumed.into_iter().map(slim).collect();
     let mut fresh: Vec<Report> = Vec::new();
     let on_done = |r: Report| -> std::io::Result<()> {
         if let Some(w) = writer.as_mut() {
             w.write(&r).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", w.path().display())))?;
         }
         progress.record(&r);
-        fresh.push(r);
+        fresh.push(if keep_whole { r } else { slim(r) });
         Ok(())
     };
     let cancel = async {
@@ -167,8 +175,15 @@ async fn fleet(args: AuditArgs, global: &GlobalArgs) -> Result<i32, String> {
     } else {
         print!("{}", report::fleet::render(Format::Table, &records).map_err(|e| e.to_string())?);
     }
-    let end_specs: Vec<ReportSpec> = args.reports.iter().filter(|s| s.format != Format::Jsonl).cloned().collect();
-    if let Err(e) = write_outputs(&records, &end_specs, &args.matrices) {
+    let whole = match (&stream_path, end_specs.is_empty() || keep_whole) {
+        (Some(p), false) => {
+            let s = jsonl::read(p).map_err(|e| format!("cannot read back {}: {e}", p.display()))?;
+            merge::dedupe(s.records.into_iter().filter(|r| wanted.contains(r.target.as_str())).collect()).0
+        }
+        _ => Vec::new(),
+    };
+    let full = if whole.is_empty() { &records } else { &whole };
+    if let Err(e) = write_outputs(full, &end_specs, &args.matrices) {
         eprintln!("error: {e}");
         return Ok(exit::TESTER_ERROR);
     }
@@ -178,6 +193,14 @@ async fn fleet(args: AuditArgs, global: &GlobalArgs) -> Result<i32, String> {
         return Ok(exit::TESTER_ERROR);
     }
     Ok(merge::exit_code(&records, args.fail_on.0))
+}
+
+/// A record without its evidence (transcripts), for the totals, the matrix and the exit code.
+fn slim(mut r: Report) -> Report {
+    for c in &mut r.results {
+        c.transcript = Vec::new();
+    }
+    r
 }
 
 /// True when both paths name the same file (or the same path, when it does not exist yet).
