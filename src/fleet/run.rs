@@ -131,13 +131,14 @@ fn crashed(key: &str, why: &str) -> Report {
 
 /// The host of each job, as per-host limits count them: the first address the plain target's
 /// name resolves to (IP literals as they are), or the lowercase name when it does not resolve.
-/// Lookups run 16 at a time, each within `wait`.
+/// Lookups run 64 at a time, each within `wait`, all before the first audit starts (a limit
+/// needs every host known): a fleet of names that all time out waits `N / 64 * wait` first.
 async fn host_keys(jobs: &[Job], wait: Duration) -> Vec<String> {
     let mut keys = vec![String::new(); jobs.len()];
     let mut lookups = JoinSet::new();
     let mut next = 0;
     loop {
-        while lookups.len() < 16 && next < jobs.len() {
+        while lookups.len() < 64 && next < jobs.len() {
             let t = jobs[next].cfg.target.clone();
             let i = next;
             lookups.spawn(async move { (i, host_key(&t, wait).await) });
