@@ -69,9 +69,17 @@ impl Drop for Fleet {
     }
 }
 
-/// A loopback port that refuses connections (bound, then closed).
+/// A loopback port that refuses connections for as long as the process lives: bound but never
+/// listening (connecting gets a reset), and kept bound, so that no server started by a test
+/// running alongside can be given it (a bound-then-closed port could be handed out again).
 fn closed_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    use socket2::{Domain, Socket, Type};
+    static HELD: std::sync::Mutex<Vec<Socket>> = std::sync::Mutex::new(Vec::new());
+    let sock = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    sock.bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into()).unwrap();
+    let port = sock.local_addr().unwrap().as_socket().unwrap().port();
+    HELD.lock().unwrap().push(sock);
+    port
 }
 
 fn bin() -> Command {
