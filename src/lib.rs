@@ -4,7 +4,8 @@
 //! - [`proto`]: sans-IO POP3 (commands, incremental response parser, violations with RFC refs);
 //! - [`net`]: the only code that touches sockets (targets, TLS, connections, timeouts);
 //! - [`server`]: the reference server with switchable defects;
-//! - `scenario`, `checks`, `runner`, `audit`, `fuzz`: the three jobs;
+//! - `scenario`, `checks`, `runner`, `audit`, `fuzz`: the three jobs; [`fleet`]: the audit of many
+//!   targets at once (streamed, resumable, sharded);
 //! - [`results`] and `report`: one results model, every output rendered from it.
 
 pub mod audit;
@@ -13,6 +14,7 @@ pub mod checks;
 pub mod cli;
 pub mod cmd;
 pub mod exit;
+pub mod fleet;
 pub mod fuzz;
 pub mod inventory;
 pub mod net;

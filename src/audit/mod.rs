@@ -28,4 +28,4 @@ pub mod timing;
 pub mod tls_scan;
 pub mod verdict;
 
-pub use run::{run, AuditConfig};
+pub use run::{run, run_within, AuditConfig};

@@ -224,6 +224,34 @@ pub async fn run(cfg: &AuditConfig) -> Report {
     report
 }
 
+/// Runs the whole audit within `deadline`. Every probe is bounded on its own; this is the backstop
+/// for the whole, and a server too slow for it gives a report holding that error, marked
+/// incomplete, instead of no report.
+pub async fn run_within(cfg: &AuditConfig, deadline: Duration) -> Report {
+    match tokio::time::timeout(deadline, run(cfg)).await {
+        Ok(r) => r,
+        Err(_) => {
+            let why = format!(
+                "the audit did not finish within --deadline {}: the server answered too slowly for its probes",
+                humantime::format_duration(deadline)
+            );
+            let mut report = Report::new(RunKind::Audit, cfg.target.to_string());
+            let mut r = crate::results::CheckResult::new(
+                "pop3test/deadline",
+                "The audit finishes within --deadline",
+                "setup",
+                crate::results::Verdict::Error,
+            );
+            r.message = Some(why.clone());
+            report.results.push(r);
+            report.summary = Some(why);
+            report.incomplete = true;
+            report.duration_ms = deadline.as_secs_f64() * 1000.0;
+            report
+        }
+    }
+}
+
 /// The report of an audit that could not start: the server sent no greeting (`e` says how).
 fn no_greeting(cfg: &AuditConfig, e: &crate::net::NetError, started: Instant) -> Report {
     let mut report = Report::new(RunKind::Audit, cfg.target.to_string());

@@ -4,6 +4,7 @@
 //! shared machine. Lives in the library so the test suite can run it at a tiny scale and check its
 //! output is well-formed.
 
+pub mod fleet;
 pub mod host;
 pub mod parse;
 pub mod raw;

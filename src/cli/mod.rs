@@ -23,6 +23,7 @@ Examples:
   pop3test serve --listen 127.0.0.1:1110      reference server (add --defect NAME to break one rule)
   pop3test session pop3://127.0.0.1:1110 --stls --user mrose --password-env PW
   pop3test report render run.json --format html -o run.html
+  pop3test audit --targets fleet.txt --jobs 16 --report jsonl=fleet.jsonl   many servers, streamed, resumable
   pop3test check scenarios/                   validate scenario files without a server
   pop3test seed --user alice --mbox /var/mail/alice --owner alice:mail   the standard maildrop, for checks that need it
 
@@ -266,6 +267,24 @@ pub enum ReportCommand {
         /// Write here (atomically) instead of stdout.
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
+    },
+    /// Join the JSONL records of a fleet audit (every shard's, a run and its resumptions) into one
+    /// report, one matrix (targets x findings, TLS enforced per target) and the fleet's exit code.
+    /// Example: pop3test report merge shard-*.jsonl --report html=fleet.html --matrix markdown=fleet.md
+    Merge {
+        /// JSONL files written by `audit --targets ... --report jsonl=FILE`.
+        #[arg(required = true, value_name = "FILE.jsonl")]
+        inputs: Vec<PathBuf>,
+        /// The whole fleet as one report, FORMAT=PATH (table, json, jsonl, junit, sarif, markdown,
+        /// html); repeatable. jsonl writes the joined records, one per target.
+        #[arg(long = "report", value_name = "FORMAT=PATH")]
+        reports: Vec<crate::report::ReportSpec>,
+        /// The fleet matrix, FORMAT=PATH (table, json, markdown, html); repeatable.
+        #[arg(long = "matrix", value_name = "FORMAT=PATH")]
+        matrices: Vec<crate::report::ReportSpec>,
+        /// Exit with 5 when a finding is at least this severe (as `audit` does), or never.
+        #[arg(long, value_name = "SEVERITY|never", default_value = "high")]
+        fail_on: FailOn,
     },
     /// Several servers' results side by side (check x server).
     /// Example: pop3test report matrix a.json b.json --html matrix.html

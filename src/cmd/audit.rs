@@ -3,7 +3,7 @@
 //! writes the requested reports and returns `Report::exit_code(--fail-on)`.
 
 use crate::audit::dial::{Ctx, Waits};
-use crate::audit::{run, AuditConfig};
+use crate::audit::{run_within, AuditConfig};
 use crate::cli::audit::AuditArgs;
 use crate::cli::GlobalArgs;
 use crate::exit;
@@ -13,6 +13,9 @@ use crate::server::{self, seed, ServerConfig};
 
 /// Runs the subcommand; returns the exit code.
 pub async fn main(args: AuditArgs, global: &GlobalArgs) -> i32 {
+    if args.targets.is_some() {
+        return super::fleet::main(args, global).await;
+    }
     let creds = match args.creds.resolve() {
         Ok(c) => c,
         Err(e) => {
@@ -73,27 +76,7 @@ pub async fn main(args: AuditArgs, global: &GlobalArgs) -> i32 {
         }
     };
 
-    let deadline = args.conn.deadline;
-    let mut report = match tokio::time::timeout(deadline, run(&cfg)).await {
-        Ok(r) => r,
-        Err(_) => {
-            // Every probe is bounded on its own; this is the backstop for the whole.
-            let why = format!(
-                "the audit did not finish within --deadline {}: the server answered too slowly for its probes",
-                humantime::format_duration(deadline)
-            );
-            let mut r = super::error_report(
-                crate::results::RunKind::Audit,
-                cfg.target.to_string(),
-                "pop3test/deadline",
-                "The audit finishes within --deadline",
-                why,
-            );
-            r.incomplete = true;
-            r.duration_ms = deadline.as_secs_f64() * 1000.0;
-            r
-        }
-    };
+    let mut report = run_within(&cfg, args.conn.deadline).await;
     if let Some(h) = handle {
         report.target = format!("{} (built-in server)", report.target);
         h.shutdown().await;

@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod check;
+pub mod fleet;
 pub mod fuzz;
 pub mod report;
 pub mod run;

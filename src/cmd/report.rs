@@ -32,6 +32,33 @@ fn run(args: ReportArgs, global: &GlobalArgs) -> Result<i32, String> {
             }
             Ok(exit::OK)
         }
+        ReportCommand::Merge { inputs, reports, matrices, fail_on } => {
+            for m in &matrices {
+                report::fleet::render(m.format, &[]).map_err(|e| e.to_string())?;
+            }
+            let mut all = Vec::new();
+            for p in &inputs {
+                let s = crate::fleet::jsonl::read(p).map_err(|e| e.to_string())?;
+                if s.dropped_tail {
+                    eprintln!("note: the last record of {} was cut short and is left out", p.display());
+                }
+                all.extend(s.records);
+            }
+            let (records, repeated) = crate::fleet::merge::dedupe(all);
+            if !repeated.is_empty() && !global.quiet {
+                eprintln!("note: {} target(s) recorded more than once; the later record is kept", repeated.len());
+            }
+            if global.quiet {
+                println!("{}", report::fleet::totals(&records));
+            } else {
+                print!("{}", report::fleet::render(Format::Table, &records).map_err(|e| e.to_string())?);
+            }
+            if let Err(e) = super::fleet::write_outputs(&records, &reports, &matrices) {
+                eprintln!("error: {e}");
+                return Ok(exit::TESTER_ERROR);
+            }
+            Ok(crate::fleet::merge::exit_code(&records, fail_on.0))
+        }
         ReportCommand::Matrix { inputs, html, markdown } => {
             if html.is_none() && markdown.is_none() {
                 return Err("report matrix: say where to write it: --html FILE and/or --markdown FILE".into());

@@ -63,7 +63,7 @@ pub async fn main(args: ServeArgs, global: &GlobalArgs) -> i32 {
 
 /// Ctrl-C, or SIGTERM on Unix (so `kill PID` also shuts down cleanly and removes the CA file).
 /// The signal handlers are installed when this is called, not when it is first polled.
-fn stop_signal() -> impl std::future::Future<Output = std::io::Result<()>> {
+pub(crate) fn stop_signal() -> impl std::future::Future<Output = std::io::Result<()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

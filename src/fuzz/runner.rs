@@ -526,6 +526,18 @@ impl Shared {
                 _ => return Some(false),
             }
         };
+        self.record_policy(c, count, said_so, &text);
+        Some(true)
+    }
+
+    /// Notes the server's error-count policy: the limit the fuzzer keeps under, and a finding.
+    fn record_policy(&self, c: &Candidate, count: u32, said_so: bool, text: &str) {
+        let key = FindingKey {
+            oracle: Oracle::Policy,
+            reason: String::new(),
+            keyword: "(session)".into(),
+            context: "any".into(),
+        };
         self.policy_limit.store(count.max(1), Relaxed);
         if self.claim(&key) {
             let how = if said_so { "and says so" } else { "silently, at the same count every time" };
@@ -541,7 +553,6 @@ impl Shared {
             f.policy_count = Some(count);
             self.settle(&key, Some(f));
         }
-        Some(true)
     }
 
     /// Sends up to `max` unknown commands, one at a time, in a fresh session: `Some(Some(n))`
@@ -736,6 +747,9 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         sweep_hung: Mutex::new(Default::default()),
     });
     let regressions = shared.regressions().await;
+    if shared.cfg.sweep {
+        sweep_run::learn_error_limit(&shared).await;
+    }
     let reach = {
         let sh = shared.clone();
         tokio::spawn(async move {

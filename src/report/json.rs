@@ -21,6 +21,18 @@ pub fn render(report: &Report) -> Result<String, serde_json::Error> {
     Ok(s)
 }
 
+/// The same model on one line, newline-terminated: one JSON Lines record. Compact JSON escapes
+/// every control character, so a record never spans lines whatever the transcript holds.
+pub fn render_line(report: &Report) -> Result<String, serde_json::Error> {
+    let mut s = if has_odd_times(report) {
+        serde_json::to_string(&sane_times(report))?
+    } else {
+        serde_json::to_string(report)?
+    };
+    s.push('\n');
+    Ok(s)
+}
+
 fn odd(x: f64) -> bool {
     !(x.is_finite() && x >= 0.0)
 }

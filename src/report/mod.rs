@@ -1,8 +1,9 @@
 //! Report rendering: every output format is a pure function of one [`Report`], rendered after the
 //! run's clock has stopped (hurl's "results first, rendering after").
 //!
-//! One file per format — `terminal`, `json`, `junit`, `sarif`, `markdown`, `html` — plus `matrix`
-//! (several reports side by side) and `view` (the derived figures every format shares: tallies per
+//! One file per format — `terminal`, `json` (also its one-line form, `jsonl`), `junit`, `sarif`,
+//! `markdown`, `html` — plus `matrix` (several reports side by side), `fleet` (targets × findings
+//! of a fleet audit) and `view` (the derived figures every format shares: tallies per
 //! area, the overall verdict, the transcript as an RFC-style dialogue). Adding a format means adding
 //! its file, one [`Format`] variant and one arm in [`render`]; the runner never changes.
 //!
@@ -15,6 +16,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -33,6 +35,9 @@ pub enum Format {
     Table,
     /// The results model as pretty JSON; see `report.schema.json`.
     Json,
+    /// The same model on one line with a newline: one record of a JSON Lines stream. A fleet
+    /// audit (`audit --targets`) appends one per target as each finishes.
+    Jsonl,
     /// JUnit XML: one testsuite per area, one testcase per result.
     Junit,
     /// SARIF 2.1.0 for code-scanning dashboards: failures and findings as results.
@@ -45,14 +50,15 @@ pub enum Format {
 
 impl Format {
     /// Every format, in the order help texts list them.
-    pub const ALL: [Format; 6] =
-        [Format::Table, Format::Json, Format::Junit, Format::Sarif, Format::Markdown, Format::Html];
+    pub const ALL: [Format; 7] =
+        [Format::Table, Format::Json, Format::Jsonl, Format::Junit, Format::Sarif, Format::Markdown, Format::Html];
 
     /// The canonical name, as accepted by [`Format::from_str`].
     pub fn name(self) -> &'static str {
         match self {
             Format::Table => "table",
             Format::Json => "json",
+            Format::Jsonl => "jsonl",
             Format::Junit => "junit",
             Format::Sarif => "sarif",
             Format::Markdown => "markdown",
@@ -65,6 +71,7 @@ impl Format {
         match self {
             Format::Table => "txt",
             Format::Json => "json",
+            Format::Jsonl => "jsonl",
             Format::Junit => "xml",
             Format::Sarif => "sarif",
             Format::Markdown => "md",
@@ -80,7 +87,7 @@ impl fmt::Display for Format {
 }
 
 /// The names [`Format::from_str`] accepts, for error and help texts.
-pub const FORMAT_NAMES: &str = "table (or terminal), json, junit, sarif, markdown (or md), html";
+pub const FORMAT_NAMES: &str = "table (or terminal), json, jsonl, junit, sarif, markdown (or md), html";
 
 impl FromStr for Format {
     type Err = ReportError;
@@ -88,6 +95,7 @@ impl FromStr for Format {
         match s.trim().to_ascii_lowercase().as_str() {
             "table" | "terminal" => Ok(Format::Table),
             "json" => Ok(Format::Json),
+            "jsonl" | "ndjson" => Ok(Format::Jsonl),
             "junit" => Ok(Format::Junit),
             "sarif" => Ok(Format::Sarif),
             "markdown" | "md" => Ok(Format::Markdown),
@@ -202,6 +210,7 @@ pub fn render(format: Format, report: &Report, opts: &RenderOptions) -> Result<V
     let text = match format {
         Format::Table => terminal::render(report, opts),
         Format::Json => json::render(report).map_err(|e| ReportError::Render { format, why: e.to_string() })?,
+        Format::Jsonl => json::render_line(report).map_err(|e| ReportError::Render { format, why: e.to_string() })?,
         Format::Junit => junit::render(report).map_err(|why| ReportError::Render { format, why })?,
         Format::Sarif => sarif::render(report).map_err(|e| ReportError::Render { format, why: e.to_string() })?,
         Format::Markdown => markdown::render(report),
@@ -263,15 +272,21 @@ pub fn write_all(specs: &[ReportSpec], report: &Report) -> Result<(), ReportErro
 /// so that a report from another version gets a clear message instead of a field-level parse error.
 pub fn load_json(path: &Path) -> Result<Report, ReportError> {
     let text = std::fs::read(path).map_err(|source| ReportError::Read { path: path.to_path_buf(), source })?;
-    let not_report = |why: String| ReportError::NotAReport { path: path.to_path_buf(), why };
+    parse_json(&text, path)
+}
+
+/// Parses one JSON report (a file's text or one JSON Lines record); `place` names it in errors
+/// (a path, or `path:line` for a record).
+pub fn parse_json(text: &[u8], place: &Path) -> Result<Report, ReportError> {
+    let not_report = |why: String| ReportError::NotAReport { path: place.to_path_buf(), why };
     let value: serde_json::Value =
-        serde_json::from_slice(&text).map_err(|e| not_report(format!("invalid JSON: {e}")))?;
+        serde_json::from_slice(text).map_err(|e| not_report(format!("invalid JSON: {e}")))?;
     let obj = value.as_object().ok_or_else(|| not_report("expected a JSON object at the top level".to_string()))?;
     match obj.get("schema_version") {
         None => return Err(not_report(format!("no `schema_version` field (expected {SCHEMA_VERSION})"))),
         Some(v) => match v.as_u64() {
             Some(n) if n == u64::from(SCHEMA_VERSION) => {}
-            Some(found) => return Err(ReportError::SchemaVersion { path: path.to_path_buf(), found }),
+            Some(found) => return Err(ReportError::SchemaVersion { path: place.to_path_buf(), found }),
             None => return Err(not_report(format!("`schema_version` is {v}, expected the integer {SCHEMA_VERSION}"))),
         },
     }

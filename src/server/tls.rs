@@ -47,6 +47,25 @@ type Generated = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>, String);
 /// A fresh CA ("pop3test test CA") and a leaf for localhost / 127.0.0.1 / ::1 signed by it, valid
 /// from yesterday for 90 days (dates a certificate audit finds reasonable).
 pub fn generate() -> io::Result<Generated> {
+    let (ca_cert, leaf_cert, leaf_key) = generate_pki()?;
+    let chain = vec![leaf_cert.der().clone(), ca_cert.der().clone()];
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
+    Ok((chain, key, ca_cert.pem()))
+}
+
+/// Writes one such CA and leaf as `cert.pem` (leaf then CA), `key.pem` and `ca.pem` in `dir`, and
+/// returns their paths: many servers started with the same `--cert`/`--key` (a fleet on loopback,
+/// in tests and the benchmark) are then all verified by the one `--ca-file`.
+pub fn write_test_pki(dir: &Path) -> io::Result<(std::path::PathBuf, std::path::PathBuf, std::path::PathBuf)> {
+    let (ca_cert, leaf_cert, leaf_key) = generate_pki()?;
+    let (cert, key, ca) = (dir.join("cert.pem"), dir.join("key.pem"), dir.join("ca.pem"));
+    std::fs::write(&cert, format!("{}{}", leaf_cert.pem(), ca_cert.pem()))?;
+    std::fs::write(&key, leaf_key.serialize_pem())?;
+    std::fs::write(&ca, ca_cert.pem())?;
+    Ok((cert, key, ca))
+}
+
+fn generate_pki() -> io::Result<(rcgen::Certificate, rcgen::Certificate, KeyPair)> {
     let now = time::OffsetDateTime::now_utc();
     let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(other("CA parameters"))?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -68,10 +87,7 @@ pub fn generate() -> io::Result<Generated> {
     leaf.not_after = not_after;
     let leaf_key = KeyPair::generate().map_err(other("leaf key"))?;
     let leaf_cert = leaf.signed_by(&leaf_key, &ca_cert, &ca_key).map_err(other("leaf certificate"))?;
-
-    let chain = vec![leaf_cert.der().clone(), ca_cert.der().clone()];
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    Ok((chain, key, ca_cert.pem()))
+    Ok((ca_cert, leaf_cert, leaf_key))
 }
 
 fn load(cert: &Path, key: &Path) -> io::Result<Generated> {

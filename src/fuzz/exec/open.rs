@@ -125,6 +125,7 @@ async fn finish(
         context,
         did_stls,
         last_err: None,
+        last_ok: false,
         consecutive_errors: 0,
         setup_violations: opened.violations,
         pipelining,

@@ -21,6 +21,25 @@ fn share_of(len: usize, w: usize, jobs: usize) -> std::ops::Range<usize> {
     len * w / jobs..len * (w + 1) / jobs
 }
 
+/// Learns before the sweep whether the server closes after a count of errors in a row (Dovecot's
+/// login process: 3), by sending unknown commands in a session of its own: cells then keep under
+/// that count (the sweep's neighbours are mostly errors before login), and the close is noted as
+/// the policy it is instead of being met first on a line whose reply it swallows.
+pub(super) async fn learn_error_limit(sh: &Shared) {
+    let Some(&ctx) = sh.cfg.contexts.iter().find(|c| !c.needs_login()) else { return };
+    let env = &sh.cfg.env;
+    let Ok(mut s) = Session::open(env, ctx).await else { return };
+    sh.replays.fetch_add(1, Relaxed);
+    match s.error_limit(env, 8).await {
+        Some((n, text)) => {
+            let detail = format!("the server closed the connection right after `-ERR {text}`");
+            let c = crate::fuzz::oracle::Candidate::new(crate::fuzz::Oracle::Policy, "XFUZ", detail);
+            sh.record_policy(&c, n, crate::fuzz::oracle::announces_close(&text), &text);
+        }
+        None => s.quit().await,
+    }
+}
+
 pub(super) async fn share(sh: &Arc<Shared>, w: usize) {
     let all = sweep::cells(&sh.cfg.contexts);
     let mut session: Option<Session> = None;
