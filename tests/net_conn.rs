@@ -439,3 +439,32 @@ async fn the_probe_waits_for_a_penalised_first_login() {
     assert_eq!(p.inventory.login, pop3test::inventory::Support::Yes);
     assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
 }
+
+/// A TLS handshake that times out says which side it stalled on: nothing at all after our
+/// ClientHello (a server not speaking TLS on that port, or one that never got to it) or part of
+/// a handshake (a server stopped mid-way).
+#[tokio::test]
+async fn a_stalled_tls_handshake_says_how_far_it_got() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for (sent, want) in
+        [(&b""[..], "sent nothing after our ClientHello"), (&b"\x16\x03\x03\x00\x30"[..], "stopped part-way")]
+    {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let addr = serve(move |mut s| async move {
+            let mut hello = [0u8; 512];
+            let _ = s.read(&mut hello).await;
+            let _ = s.write_all(sent).await;
+            // Hold the connection open, silent, until the client has given up.
+            let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        })
+        .await;
+        let opts = ConnectOptions { tls: TlsOptions { insecure: true, ..TlsOptions::default() }, ..quick(300) };
+        let err = match Connection::connect(&target(addr, Scheme::ImplicitTls), &opts).await {
+            Ok(_) => panic!("a silent server completed a handshake"),
+            Err(e) => e,
+        };
+        let _ = done_tx.send(());
+        assert!(matches!(err, NetError::Timeout { .. }), "{err}");
+        assert!(err.to_string().contains(want), "{want}: {err}");
+    }
+}

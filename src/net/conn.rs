@@ -107,7 +107,7 @@ impl NetError {
 
 enum Stream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream<tls::Counted>>),
     /// Only between taking the TCP stream out for a TLS upgrade and putting the TLS one back.
     Gone,
 }
@@ -384,8 +384,19 @@ impl Connection {
         };
         let connector = tokio_rustls::TlsConnector::from(config);
         let t = self.opts.timeout;
+        let (tcp, received) = tls::Counted::new(tcp);
         let stream = match timeout(t, connector.connect(name, tcp)).await {
-            Err(_) => return Err(NetError::Timeout { what: "the TLS handshake", after: t }),
+            Err(_) => {
+                let got = received.load(std::sync::atomic::Ordering::Relaxed);
+                let what = if got == 0 {
+                    self.transcript.note(false, "TLS handshake: nothing from the server after our ClientHello");
+                    "the TLS handshake (the server sent nothing after our ClientHello)"
+                } else {
+                    self.transcript.note(false, format!("TLS handshake: {got} octets from the server, then nothing"));
+                    "the TLS handshake (the server stopped part-way)"
+                };
+                return Err(NetError::Timeout { what, after: t });
+            }
             Ok(Err(e)) => {
                 self.transcript.note(false, format!("TLS handshake failed: {e}"));
                 return Err(NetError::Handshake(describe_tls_error(&e)));

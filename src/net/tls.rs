@@ -142,3 +142,69 @@ pub fn info_of(conn: &rustls::ClientConnection) -> TlsInfo {
             .unwrap_or_default(),
     }
 }
+
+/// The TCP stream under TLS, counting the octets the server sent: a handshake that times out
+/// then says whether the server sent nothing after our ClientHello or stalled part-way.
+#[derive(Debug)]
+pub struct Counted {
+    inner: tokio::net::TcpStream,
+    received: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Counted {
+    pub fn new(inner: tokio::net::TcpStream) -> (Counted, Arc<std::sync::atomic::AtomicU64>) {
+        let received = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        (Counted { inner, received: received.clone() }, received)
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut this.inner).poll_read(cx, buf);
+        let got = buf.filled().len().saturating_sub(before);
+        this.received.fetch_add(got as u64, std::sync::atomic::Ordering::Relaxed);
+        r
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
