@@ -468,3 +468,32 @@ async fn a_stalled_tls_handshake_says_how_far_it_got() {
         assert!(err.to_string().contains(want), "{want}: {err}");
     }
 }
+
+/// A server that misses our first ClientHello (not one octet back) but answers on a new
+/// connection: implicit TLS tries once more, and the transcript says so.
+#[tokio::test]
+async fn a_silent_first_tls_handshake_is_tried_once_more_and_noted() {
+    use tokio::io::AsyncReadExt;
+    let cert = test_cert();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = cert.acceptor.clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let (mut first, _) = listener.accept().await.unwrap();
+        let mut hello = [0u8; 512];
+        let _ = first.read(&mut hello).await;
+        let (second, _) = listener.accept().await.unwrap();
+        if let Ok(tls) = acceptor.accept(second).await {
+            tiny_pop3(tls, true).await;
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), done_rx).await;
+        drop(first);
+    });
+    let opts = ConnectOptions { tls: TlsOptions { insecure: true, ..TlsOptions::default() }, ..quick(300) };
+    let mut c = Connection::connect(&target(addr, Scheme::ImplicitTls), &opts).await.expect("second try");
+    assert!(c.greeting().await.unwrap().is_ok());
+    let notes: Vec<String> = c.transcript().entries().iter().map(|e| e.text.clone()).collect();
+    assert!(notes.iter().any(|n| n.contains("once more on a new connection")), "{notes:?}");
+    let _ = done_tx.send(());
+}

@@ -105,6 +105,9 @@ impl NetError {
     }
 }
 
+/// What a TLS handshake timed out on when the server sent nothing at all.
+const SILENT_HANDSHAKE: &str = "the TLS handshake (the server sent nothing after our ClientHello)";
+
 enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<tls::Counted>>),
@@ -161,7 +164,21 @@ impl Connection {
         };
         conn.transcript.note(false, format!("connected to {}", target.authority()));
         if target.scheme == Scheme::ImplicitTls {
-            conn.handshake().await?;
+            match conn.handshake().await {
+                // Not one octet back for our ClientHello: once more on a new connection before
+                // calling it (a loaded server's fresh login process can miss the first; sslyze
+                // retries network timeouts too). A server that never answers fails again.
+                Err(NetError::Timeout { what: SILENT_HANDSHAKE, after }) => {
+                    conn.transcript.note(
+                        false,
+                        format!("no TLS reply in {after:?}: once more on a new connection (noted, not hidden)"),
+                    );
+                    conn.stream = Stream::Plain(tcp_connect(target, opts.timeout).await?);
+                    conn.transcript.note(false, format!("connected to {}", target.authority()));
+                    conn.handshake().await?;
+                }
+                other => other?,
+            }
         }
         Ok(conn)
     }
@@ -390,7 +407,7 @@ impl Connection {
                 let got = received.load(std::sync::atomic::Ordering::Relaxed);
                 let what = if got == 0 {
                     self.transcript.note(false, "TLS handshake: nothing from the server after our ClientHello");
-                    "the TLS handshake (the server sent nothing after our ClientHello)"
+                    SILENT_HANDSHAKE
                 } else {
                     self.transcript.note(false, format!("TLS handshake: {got} octets from the server, then nothing"));
                     "the TLS handshake (the server stopped part-way)"
