@@ -427,7 +427,7 @@ impl Connection {
         Ok(())
     }
 
-    /// Sends QUIT (when `quit`), then closes: TLS close_notify first (RFC 8314 §... clean close).
+    /// Sends QUIT (when `quit`), then closes: TLS close_notify first (RFC 8314 §3.4).
     pub async fn close(mut self, quit: bool) -> Transcript {
         if quit && !self.eof {
             let _ = self.command(&Command::Quit).await;
