@@ -12,8 +12,8 @@
 pub mod audit;
 pub mod bench;
 pub mod checks;
-pub mod client_audit;
 pub mod cli;
+pub mod client_audit;
 pub mod cmd;
 pub mod exit;
 pub mod fleet;

@@ -122,7 +122,9 @@ impl Behaviour {
             }
             // RFC 8314 §5.3: MUAs MUST validate TLS server certificates according to RFC 7817.
             Behaviour::AcceptedBadCertificate => vec!["RFC 7817 §3", "RFC 8314 §5.3"],
-            Behaviour::FailedSafe | Behaviour::Resisted | Behaviour::Baseline if implicit => vec!["RFC 8314 §3", "RFC 7817 §3"],
+            Behaviour::FailedSafe | Behaviour::Resisted | Behaviour::Baseline if implicit => {
+                vec!["RFC 8314 §3", "RFC 7817 §3"]
+            }
             _ => vec!["RFC 2595 §4"],
         }
     }
@@ -143,9 +145,9 @@ impl Behaviour {
     /// What the client's author should change.
     pub fn remediation(self) -> Option<&'static str> {
         match self {
-            Behaviour::CleartextCredentials | Behaviour::CleartextContinued => {
-                Some("Require TLS by default: when STLS is missing or refused, close the connection instead of logging in.")
-            }
+            Behaviour::CleartextCredentials | Behaviour::CleartextContinued => Some(
+                "Require TLS by default: when STLS is missing or refused, close the connection instead of logging in.",
+            ),
             Behaviour::ActedOnInjection => {
                 Some("Discard every byte buffered before the TLS handshake; read replies only from the TLS layer.")
             }

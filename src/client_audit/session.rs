@@ -82,7 +82,12 @@ impl Conn {
 
     /// The TLS handshake on the plain socket. Bytes the client pipelined after STLS were sent in
     /// cleartext: they are judged as cleartext commands and then dropped, never read inside TLS.
-    async fn upgrade(&mut self, acceptor: &tokio_rustls::TlsAcceptor, obs: &mut Observation, t: &mut Transcript) -> bool {
+    async fn upgrade(
+        &mut self,
+        acceptor: &tokio_rustls::TlsAcceptor,
+        obs: &mut Observation,
+        t: &mut Transcript,
+    ) -> bool {
         for line in std::mem::take(&mut self.buf).split_inclusive(|&b| b == b'\n') {
             t.note(false, "client pipelined bytes after STLS (discarded)");
             record(line, false, obs, t, &mut AuthState::default());
