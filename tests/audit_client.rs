@@ -52,6 +52,8 @@ M.quit()
 struct Audit {
     code: Option<i32>,
     report: Report,
+    /// The JSON report as written.
+    json: String,
     files: Vec<String>,
     stderr: String,
 }
@@ -99,10 +101,11 @@ fn audit(exec: &str, exec_tls: Option<&str>, attacks: &str) -> Audit {
     }
     let o = cmd.env("HOME", home.path()).env("NO_COLOR", "1").output().expect("pop3test runs");
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-    let report: Report = serde_json::from_str(&read(&out.path().join("report.json"))).expect("a JSON report");
+    let json = read(&out.path().join("report.json"));
+    let report: Report = serde_json::from_str(&json).expect("a JSON report");
     let files = std::fs::read_dir(out.path()).unwrap().flatten().map(|e| read(&e.path())).collect();
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
-    Audit { code: o.status.code(), report, files, stderr }
+    Audit { code: o.status.code(), report, json, files, stderr }
 }
 
 const ALL_ATTACKS: &str = "honest,strip,refuse,inject,inject-capa,capa-tamper,untrusted-stls,wrong-name-stls,\
@@ -208,6 +211,13 @@ fn curl_with_ssl_reqd_fails_safe_and_resists_every_attack() {
     assert_eq!(a.code, Some(pop3test::exit::OK));
     assert!(a.report.summary.as_deref().unwrap().starts_with("client safe: yes"));
     a.assert_no_password();
+    // The JSON follows the committed schema (kind "audit-client").
+    let schema: serde_json::Value = serde_json::from_str(pop3test::report::json::SCHEMA).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&a.json).unwrap();
+    assert_eq!(doc["kind"], "audit-client");
+    let errors: Vec<String> =
+        jsonschema::draft202012::new(&schema).unwrap().iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 #[test]

@@ -20,8 +20,10 @@ pub struct AuditClientArgs {
     /// it, those attacks are skipped in --exec mode.
     #[arg(long, value_name = "CMD")]
     pub exec_tls: Option<String>,
-    /// Attacks to play (repeatable or comma-separated; default: all, in order).
-    #[arg(long = "attack", value_enum, value_delimiter = ',')]
+    /// Attacks to play (repeatable or comma-separated; default: all, in order): honest, strip,
+    /// refuse, inject, inject-capa, capa-tamper, untrusted-stls, wrong-name-stls, honest-implicit,
+    /// untrusted-implicit, wrong-name-implicit.
+    #[arg(long = "attack", value_name = "NAME", value_delimiter = ',')]
     pub attacks: Vec<Attack>,
     /// Plain POP3 address of the malicious server (port 0: any free port).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
