@@ -48,6 +48,27 @@ M.stat()
 M.quit()
 "#;
 
+/// A deliberately naive STLS client (no real one we have behaves so): it reads the STLS reply
+/// with one recv and keeps the rest of those cleartext bytes as replies still to come, the
+/// buffering bug of CVE-2021-22947 (curl) and CVE-2011-0411's client-side twin.
+const NAIVE_STLS: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[4])
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"STLS\r\n")
+data = s.recv(4096)
+pending = data.split(b"\r\n")[1:-1]
+t = ctx.wrap_socket(s, server_hostname=sys.argv[1])
+tf = t.makefile("rb")
+def reply():
+    return pending.pop(0) if pending else tf.readline()
+for line in [b"USER alice", b"PASS " + sys.argv[3].encode(), b"QUIT"]:
+    t.sendall(line + b"\r\n")
+    print(line.split()[0], reply(), flush=True)
+"#;
+
 /// A finished audit: its exit code, the JSON report, and every report file as text.
 struct Audit {
     code: Option<i32>,
@@ -87,7 +108,9 @@ fn audit(exec: &str, exec_tls: Option<&str>, attacks: &str) -> Audit {
     let scripts = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    for (name, text) in [("plain.py", POPLIB_PLAIN), ("stls.py", POPLIB_STLS), ("implicit.py", POPLIB_SSL)] {
+    for (name, text) in
+        [("plain.py", POPLIB_PLAIN), ("stls.py", POPLIB_STLS), ("implicit.py", POPLIB_SSL), ("naive.py", NAIVE_STLS)]
+    {
         std::fs::write(scripts.path().join(name), text).unwrap();
     }
     let fill = |t: &str| t.replace("$S", &scripts.path().display().to_string()).replace("$PW", PASSWORD);
@@ -230,4 +253,62 @@ fn implicit_attacks_without_exec_tls_are_skipped_with_a_reason() {
     let r = a.get("untrusted-implicit");
     assert_eq!(r.verdict, Verdict::Skip);
     assert!(r.message.as_deref().unwrap().contains("--exec-tls"));
+}
+
+#[test]
+fn a_client_that_reads_injected_bytes_as_replies_is_caught() {
+    let a = audit("python3 $S/naive.py {host} {port} $PW {ca}", None, "honest,inject");
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    // Its USER is "answered" by the injected line, so PASS follows before the held reply.
+    a.expect("inject", Verdict::Fail, Some(Severity::High), "acted on injected data");
+    assert!(a.get("inject").references.contains(&"CWE-349".to_string()));
+    assert_eq!(a.code, Some(pop3test::exit::FINDINGS));
+    a.assert_no_password();
+}
+
+#[test]
+fn interactive_mode_prints_where_to_connect_and_judges_each_connection() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let script = dir.path().join("stls.py");
+    std::fs::write(&script, POPLIB_STLS).unwrap();
+    let ca = dir.path().join("ca.pem");
+    let json = dir.path().join("out.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pop3test"))
+        .args(["audit-client", "--attack", "honest,strip", "--wait", "20s", "--timeout", "10s"])
+        .arg("--ca-out")
+        .arg(&ca)
+        .arg("--report")
+        .arg(format!("json={}", json.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut progress = Vec::new();
+    // One progress line per step; the loop ends at EOF (the audit is over, bounded by --wait).
+    for line in stderr.lines().map_while(Result::ok) {
+        if let Some(url) = line.split("waiting for a connection to pop3://").nth(1) {
+            let (host, port) = url.trim_end_matches(" ...").rsplit_once(':').unwrap();
+            let st = Command::new("python3")
+                .arg(&script)
+                .args([host, port, PASSWORD])
+                .arg(&ca)
+                .env("HOME", home.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            progress.push(format!("client exit {:?}", st.code()));
+        }
+        progress.push(line);
+    }
+    let code = child.wait().unwrap().code();
+    assert!(progress.iter().any(|l| l.starts_with("[1/2] honest: waiting")), "{progress:?}");
+    assert!(progress.iter().any(|l| l.starts_with("[2/2] strip: waiting")), "{progress:?}");
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let verdicts: Vec<(&str, Verdict)> = report.results.iter().map(|r| (r.id.as_str(), r.verdict)).collect();
+    assert_eq!(verdicts, [("client/honest", Verdict::Pass), ("client/strip", Verdict::Pass)], "{progress:?}");
+    assert_eq!(code, Some(pop3test::exit::OK));
 }
