@@ -274,3 +274,51 @@ pub async fn play(
     t.note(conn.tls, "command limit reached; closing");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client_audit::Attack;
+
+    /// Plays `attack` against a raw client that writes `sent` at once, half-closes and reads to
+    /// EOF; returns what the server observed and the transcript's text.
+    async fn against(attack: Attack, sent: &'static [u8]) -> (Observation, String) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let client = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(sent).await.unwrap();
+            s.shutdown().await.unwrap();
+            let mut sink = Vec::new();
+            let _ = s.read_to_end(&mut sink).await;
+        });
+        let (tcp, _) = listener.accept().await.unwrap();
+        let pki = Pki::generate().unwrap();
+        let (mut obs, mut t) = (Observation::default(), Transcript::new());
+        let plan = attack.plan();
+        let played = play(tcp, &plan, &pki, Limits::default(), &mut obs, &mut t);
+        tokio::time::timeout(Duration::from_secs(10), played).await.expect("bounded").unwrap();
+        tokio::time::timeout(Duration::from_secs(10), client).await.expect("bounded").unwrap();
+        let text = t.entries().iter().map(|e| e.text.clone()).collect::<Vec<_>>().join("");
+        (obs, text)
+    }
+
+    #[tokio::test]
+    async fn auth_login_in_cleartext_is_a_secret_and_is_redacted() {
+        let (obs, text) = against(Attack::Strip, b"CAPA\r\nAUTH LOGIN\r\ndXNlcg==\r\ncGFzcw==\r\nQUIT\r\n").await;
+        assert!(obs.cleartext_secret);
+        assert_eq!(obs.cleartext_commands, ["CAPA", "AUTH", "QUIT"]);
+        assert!(!text.contains("cGFzcw=="), "{text}");
+        assert!(text.contains("+ UGFzc3dvcmQ6"), "the second LOGIN prompt was sent: {text}");
+    }
+
+    #[tokio::test]
+    async fn commands_pipelined_after_stls_count_as_cleartext() {
+        let (obs, text) = against(Attack::Honest, b"STLS\r\nUSER a\r\nPASS hunter2\r\n").await;
+        assert!(obs.cleartext_secret, "{obs:?}");
+        assert!(!obs.tls_established);
+        assert!(obs.handshake_error.is_some());
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("pipelined bytes after STLS"), "{text}");
+    }
+}
