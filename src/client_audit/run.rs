@@ -58,7 +58,18 @@ pub fn fill(template: &str, host: &str, port: u16, tls_port: u16, ca: &str, atta
         .replace("{attack}", attack.name())
 }
 
-/// Runs every attack; `progress` gets one line per attack (stderr in the CLI).
+/// Where the attacks listen, and what a client command is told.
+struct Venue {
+    plain: TcpListener,
+    implicit: TcpListener,
+    host: String,
+    port: u16,
+    tls_port: u16,
+    /// Path of the trusted CA's PEM file (`{ca}`).
+    ca: String,
+}
+
+/// Runs every attack; `progress` gets one line per step (stderr in the CLI).
 pub async fn run(opts: &Options, progress: &mut dyn FnMut(String)) -> io::Result<Report> {
     let started = Instant::now();
     let pki = Pki::generate()?;
@@ -68,105 +79,131 @@ pub async fn run(opts: &Options, progress: &mut dyn FnMut(String)) -> io::Result
         .unwrap_or_else(|| std::env::temp_dir().join(format!("pop3test-audit-client-{}.pem", std::process::id())));
     std::fs::write(&ca_path, &pki.ca_pem)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", ca_path.display())))?;
-    let plain = TcpListener::bind(opts.listen).await?;
-    let implicit = TcpListener::bind(opts.tls_listen).await?;
-    let (paddr, taddr) = (plain.local_addr()?, implicit.local_addr()?);
-    let host = paddr.ip().to_string();
-    let ca = ca_path.display().to_string();
-    if opts.exec.is_none() {
-        progress(format!(
-            "audit-client: point the client at pop3://{host}:{} (STLS) or pop3s://{host}:{} (implicit TLS), trusting {ca}",
-            paddr.port(),
-            taddr.port()
-        ));
-    }
-
-    let mut played = Vec::new();
-    for (i, &attack) in opts.attacks.iter().enumerate() {
-        let plan = attack.plan();
-        let (listener, port) = if plan.implicit { (&implicit, taddr.port()) } else { (&plain, paddr.port()) };
-        let t0 = Instant::now();
-        let mut p = Played {
-            attack,
-            obs: Observation::default(),
-            transcript: Vec::new(),
-            skipped: None,
-            note: None,
-            duration: Duration::ZERO,
-        };
-        let template = if plan.implicit { opts.exec_tls.as_deref() } else { opts.exec.as_deref() };
-        let n = format!("[{}/{}] {}", i + 1, opts.attacks.len(), attack.name());
-        let mut child = match (&opts.exec, template) {
-            (Some(_), None) => {
-                p.skipped = Some("implicit-TLS attack and no --exec-tls command for a pop3s client".into());
-                progress(format!("{n}: skipped (no --exec-tls)"));
-                played.push(p);
-                continue;
-            }
-            (Some(_), Some(tpl)) => {
-                let cmd = fill(tpl, &host, port, taddr.port(), &ca, attack);
-                let child = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(&cmd)
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .map_err(|e| io::Error::new(e.kind(), format!("--exec: cannot start sh: {e}")))?;
-                progress(format!("{n}: running the client"));
-                Some(child)
-            }
-            (None, _) => {
-                let scheme = if plan.implicit { "pop3s" } else { "pop3" };
-                progress(format!("{n}: waiting for a connection to {scheme}://{host}:{port} ..."));
-                None
-            }
-        };
-        let wait = if child.is_some() { opts.timeout } else { opts.wait };
-        let mut t = Transcript::new();
-        let accepted = match child.as_mut() {
-            Some(c) => tokio::select! {
-                a = tokio::time::timeout(wait, listener.accept()) => a.ok().transpose()?,
-                status = c.wait() => {
-                    // The client may have connected and then exited: a queued connection is
-                    // accepted at once, so poll the backlog once without waiting.
-                    p.note = Some(format!("client exited before being served ({})", status?));
-                    tokio::time::timeout(Duration::ZERO, listener.accept()).await.ok().transpose()?
-                }
-            },
-            None => tokio::time::timeout(wait, listener.accept()).await.ok().transpose()?,
-        };
-        if let Some((tcp, _)) = accepted {
-            let left = opts.timeout.saturating_sub(t0.elapsed()).max(Duration::from_secs(1));
-            let r = tokio::time::timeout(left, session::play(tcp, &plan, &pki, opts.limits, &mut p.obs, &mut t)).await;
-            match r {
-                Err(_) => t.note(p.obs.tls_established, "attack timed out; connection closed"),
-                Ok(Err(e)) => t.note(p.obs.tls_established, format!("connection error: {e}")),
-                Ok(Ok(())) => {}
-            }
-        }
-        if let Some(mut c) = child {
-            let _ = c.start_kill();
-            let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
-        }
-        // A retrying client may have queued more connections: drop them, so the next attack
-        // gets its own client's (bounded: a backlog is finite, and this is not a wait).
-        for _ in 0..32 {
-            match tokio::time::timeout(Duration::ZERO, listener.accept()).await {
-                Ok(Ok(_)) => t.note(false, "dropped an extra connection from this client"),
-                _ => break,
-            }
-        }
-        p.transcript = t.take();
-        p.duration = t0.elapsed();
-        progress(format!("{n}: done"));
-        played.push(p);
-    }
+    let result = run_attacks(opts, &pki, ca_path.display().to_string(), progress).await;
     if opts.ca_out.is_none() {
         let _ = std::fs::remove_file(&ca_path);
     }
-    Ok(report(&played, &format!("audit-client pop3://{host}:{}", paddr.port()), started.elapsed()))
+    let (played, target) = result?;
+    Ok(report(&played, &target, started.elapsed()))
+}
+
+async fn run_attacks(
+    opts: &Options,
+    pki: &Pki,
+    ca: String,
+    progress: &mut dyn FnMut(String),
+) -> io::Result<(Vec<Played>, String)> {
+    let plain = TcpListener::bind(opts.listen).await?;
+    let implicit = TcpListener::bind(opts.tls_listen).await?;
+    let (port, tls_port) = (plain.local_addr()?.port(), implicit.local_addr()?.port());
+    let host = plain.local_addr()?.ip().to_string();
+    let venue = Venue { plain, implicit, host, port, tls_port, ca };
+    if opts.exec.is_none() {
+        progress(format!(
+            "audit-client: point the client at pop3://{h}:{port} (STLS) or pop3s://{h}:{tls_port} (implicit TLS), trusting {}",
+            venue.ca,
+            h = venue.host,
+        ));
+    }
+    let mut played = Vec::new();
+    for (i, &attack) in opts.attacks.iter().enumerate() {
+        let n = format!("[{}/{}] {}", i + 1, opts.attacks.len(), attack.name());
+        let p = play_one(opts, &venue, pki, attack, &n, progress).await?;
+        let outcome = match &p.skipped {
+            Some(_) => "skipped (no --exec-tls)".to_string(),
+            None => judge(attack, &p.obs, None).name().to_string(),
+        };
+        progress(format!("{n}: {outcome}"));
+        played.push(p);
+    }
+    Ok((played, format!("audit-client pop3://{}:{}", venue.host, venue.port)))
+}
+
+/// One attack: start the client (or wait for one), serve its connection under the timeout, kill
+/// it, and drop any further connections it queued.
+async fn play_one(
+    opts: &Options,
+    venue: &Venue,
+    pki: &Pki,
+    attack: Attack,
+    n: &str,
+    progress: &mut dyn FnMut(String),
+) -> io::Result<Played> {
+    let plan = attack.plan();
+    let (listener, port) = if plan.implicit { (&venue.implicit, venue.tls_port) } else { (&venue.plain, venue.port) };
+    let t0 = Instant::now();
+    let mut p = Played {
+        attack,
+        obs: Observation::default(),
+        transcript: Vec::new(),
+        skipped: None,
+        note: None,
+        duration: Duration::ZERO,
+    };
+    let template = if plan.implicit { opts.exec_tls.as_deref() } else { opts.exec.as_deref() };
+    let mut child = match (&opts.exec, template) {
+        (Some(_), None) => {
+            p.skipped = Some("implicit-TLS attack and no --exec-tls command for a pop3s client".into());
+            return Ok(p);
+        }
+        (Some(_), Some(tpl)) => {
+            let cmd = fill(tpl, &venue.host, port, venue.tls_port, &venue.ca, attack);
+            let child = tokio::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .map_err(|e| io::Error::new(e.kind(), format!("--exec: cannot start sh: {e}")))?;
+            progress(format!("{n}: running the client"));
+            Some(child)
+        }
+        (None, _) => {
+            let scheme = if plan.implicit { "pop3s" } else { "pop3" };
+            progress(format!("{n}: waiting for a connection to {scheme}://{}:{port} ...", venue.host));
+            None
+        }
+    };
+    let wait = if child.is_some() { opts.timeout } else { opts.wait };
+    let mut t = Transcript::new();
+    let accepted = match child.as_mut() {
+        Some(c) => tokio::select! {
+            a = tokio::time::timeout(wait, listener.accept()) => a.ok().transpose()?,
+            status = c.wait() => {
+                // The client may have connected and then exited: a queued connection is
+                // accepted at once, so poll the backlog once without waiting.
+                p.note = Some(format!("client exited before being served ({})", status?));
+                tokio::time::timeout(Duration::ZERO, listener.accept()).await.ok().transpose()?
+            }
+        },
+        None => tokio::time::timeout(wait, listener.accept()).await.ok().transpose()?,
+    };
+    if let Some((tcp, _)) = accepted {
+        let left = opts.timeout.saturating_sub(t0.elapsed()).max(Duration::from_secs(1));
+        let r = tokio::time::timeout(left, session::play(tcp, &plan, pki, opts.limits, &mut p.obs, &mut t)).await;
+        match r {
+            Err(_) => t.note(p.obs.tls_established, "attack timed out; connection closed"),
+            Ok(Err(e)) => t.note(p.obs.tls_established, format!("connection error: {e}")),
+            Ok(Ok(())) => {}
+        }
+    }
+    if let Some(mut c) = child {
+        let _ = c.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(5), c.wait()).await;
+    }
+    // A retrying client may have queued more connections: drop them, so the next attack
+    // gets its own client's (bounded: a backlog is finite, and this is not a wait).
+    for _ in 0..32 {
+        match tokio::time::timeout(Duration::ZERO, listener.accept()).await {
+            Ok(Ok(_)) => t.note(false, "dropped an extra connection from this client"),
+            _ => break,
+        }
+    }
+    p.transcript = t.take();
+    p.duration = t0.elapsed();
+    Ok(p)
 }
 
 fn report(played: &[Played], target: &str, took: Duration) -> Report {
@@ -263,7 +300,13 @@ fn summary(results: &[CheckResult]) -> String {
     if !errors.is_empty() {
         return format!("client safe: undetermined, because {} could not be judged", errors.join(", "));
     }
-    "client safe: yes, it failed safe or resisted every attack played".into()
+    let skipped: Vec<&str> =
+        results.iter().filter(|r| r.verdict == Verdict::Skip).map(|r| r.id.trim_start_matches("client/")).collect();
+    let mut yes = "client safe: yes, it failed safe or resisted every attack played".to_string();
+    if !skipped.is_empty() {
+        yes += &format!(" (not played: {})", skipped.join(", "));
+    }
+    yes
 }
 
 #[cfg(test)]
