@@ -5,13 +5,15 @@
 //! - [`net`]: the only code that touches sockets (targets, TLS, connections, timeouts);
 //! - [`server`]: the reference server with switchable defects;
 //! - `scenario`, `checks`, `runner`, `audit`, `fuzz`: the three jobs; [`fleet`]: the audit of many
-//!   targets at once (streamed, resumable, sharded);
+//!   targets at once (streamed, resumable, sharded); `client_audit`: a malicious server judging
+//!   POP3 clients;
 //! - [`results`] and `report`: one results model, every output rendered from it.
 
 pub mod audit;
 pub mod bench;
 pub mod checks;
 pub mod cli;
+pub mod client_audit;
 pub mod cmd;
 pub mod exit;
 pub mod fleet;

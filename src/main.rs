@@ -27,6 +27,7 @@ fn main() {
             Commands::Check(args) => cmd::check::main(args, &cli.global),
             Commands::Fuzz(args) => cmd::fuzz::main(args, &cli.global).await,
             Commands::Audit(args) => cmd::audit::main(args, &cli.global).await,
+            Commands::AuditClient(args) => cmd::audit_client::main(args, &cli.global).await,
             Commands::Seed(args) => cmd::seed::main(args, &cli.global).await,
         }
     });

@@ -16,6 +16,9 @@ pub enum RunKind {
     Run,
     Audit,
     Fuzz,
+    /// `audit-client`: a malicious server judging a POP3 client.
+    #[serde(rename = "audit-client")]
+    AuditClient,
 }
 
 /// The outcome of one check, scenario or finding probe.

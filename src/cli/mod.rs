@@ -2,6 +2,7 @@
 //! behaviour here: `main` parses, the `cmd` modules act.
 
 pub mod audit;
+pub mod audit_client;
 pub mod fuzz;
 pub mod run;
 pub mod seed;
@@ -24,6 +25,7 @@ Examples:
   pop3test session pop3://127.0.0.1:1110 --stls --user mrose --password-env PW
   pop3test report render run.json --format html -o run.html
   pop3test audit --targets fleet.txt --jobs 16 --report jsonl=fleet.jsonl   many servers, streamed, resumable
+  pop3test audit-client --exec 'curl -s --ssl-reqd --cacert {ca} pop3://{host}:{port}/ -u u:p'   audit a client
   pop3test check scenarios/                   validate scenario files without a server
   pop3test seed --user alice --mbox /var/mail/alice --owner alice:mail   the standard maildrop, for checks that need it
 
@@ -98,6 +100,10 @@ pub enum Commands {
     /// certificates; findings A01-A18 and a verdict line.)
     /// Example: pop3test audit pop3://mail.example.org --user alice --password-env PW --report sarif=audit.sarif
     Audit(audit::AuditArgs),
+    /// Audit a POP3 client: a malicious server plays one attack per connection (STLS stripping,
+    /// refusal, injection, CAPA tampering, bad certificates) and judges what the client did.
+    /// Example: pop3test audit-client --exec 'fetchmail ... {host} -P {port}' --report junit=client.xml
+    AuditClient(audit_client::AuditClientArgs),
     /// Put pop3test's standard maildrop (six messages, found again by Message-ID) into a server's
     /// store: a Maildir, an mbox, or delivery over LMTP/SMTP. Idempotent; --reset empties first.
     /// Example: pop3test seed --user alice --maildir /home/alice/Maildir --owner alice

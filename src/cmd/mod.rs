@@ -1,6 +1,7 @@
 //! One module per subcommand: turn parsed arguments into library calls and an exit code.
 
 pub mod audit;
+pub mod audit_client;
 pub mod check;
 pub mod fleet;
 pub mod fuzz;

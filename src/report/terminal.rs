@@ -38,7 +38,7 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     let _ = writeln!(out, "\n{}", p.paint(&line, overall_color(overall), true));
 
     let findings = view::findings(report);
-    if !findings.is_empty() || report.kind == RunKind::Audit {
+    if !findings.is_empty() || matches!(report.kind, RunKind::Audit | RunKind::AuditClient) {
         section(&mut out, "Findings by severity", &p);
         if findings.is_empty() {
             out.push_str("  none\n");

@@ -72,6 +72,7 @@ pub(crate) fn kind_title(kind: RunKind) -> &'static str {
         RunKind::Run => "POP3 conformance run",
         RunKind::Audit => "POP3 TLS audit",
         RunKind::Fuzz => "POP3 fuzz run",
+        RunKind::AuditClient => "POP3 client audit",
     }
 }
 

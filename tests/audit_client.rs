@@ -1,0 +1,314 @@
+//! `audit-client` against real clients on loopback: Python's standard-library `poplib` (the
+//! documentation's plain USER/PASS example, the `stls()` variant with a verifying SSL context,
+//! `POP3_SSL`) and `curl` with `pop3://` with and without `--ssl-reqd`. Each client runs with its
+//! own HOME. Every run is bounded by pop3test itself (each attack's `--timeout`, the client killed
+//! after it), so no test sleeps or polls. The verdicts were pinned by reading each client's own
+//! debug output (`set_debuglevel(2)`, `curl -v`); the relevant line is quoted beside each assertion.
+
+use pop3test::results::{CheckResult, Report, Severity, Verdict};
+use pop3test::transcript::Direction;
+use std::path::Path;
+use std::process::Command;
+
+const PASSWORD: &str = "s3cret-pw-4711";
+
+/// The poplib documentation's example: USER/PASS straight away, no STLS.
+const POPLIB_PLAIN: &str = r#"
+import poplib, sys
+M = poplib.POP3(sys.argv[1], int(sys.argv[2]), timeout=5)
+M.set_debuglevel(2)
+M.user("alice")
+M.pass_(sys.argv[3])
+M.stat()
+M.quit()
+"#;
+
+/// `stls()` with a context that verifies chain and name against the audit's CA.
+const POPLIB_STLS: &str = r#"
+import poplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[4])
+M = poplib.POP3(sys.argv[1], int(sys.argv[2]), timeout=5)
+M.set_debuglevel(2)
+M.stls(context=ctx)
+M.user("alice")
+M.pass_(sys.argv[3])
+M.stat()
+M.quit()
+"#;
+
+/// Implicit TLS (RFC 8314) with the same verifying context.
+const POPLIB_SSL: &str = r#"
+import poplib, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[4])
+M = poplib.POP3_SSL(sys.argv[1], int(sys.argv[2]), timeout=5, context=ctx)
+M.set_debuglevel(2)
+M.user("alice")
+M.pass_(sys.argv[3])
+M.stat()
+M.quit()
+"#;
+
+/// A deliberately naive STLS client (no real one we have behaves so): it reads the STLS reply
+/// with one recv and keeps the rest of those cleartext bytes as replies still to come, the
+/// buffering bug of CVE-2021-22947 (curl) and CVE-2011-0411's client-side twin.
+const NAIVE_STLS: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[4])
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"STLS\r\n")
+data = s.recv(4096)
+pending = data.split(b"\r\n")[1:-1]
+t = ctx.wrap_socket(s, server_hostname=sys.argv[1])
+tf = t.makefile("rb")
+def reply():
+    return pending.pop(0) if pending else tf.readline()
+for line in [b"USER alice", b"PASS " + sys.argv[3].encode(), b"QUIT"]:
+    t.sendall(line + b"\r\n")
+    print(line.split()[0], reply(), flush=True)
+"#;
+
+/// A finished audit: its exit code, the JSON report, and every report file as text.
+struct Audit {
+    code: Option<i32>,
+    report: Report,
+    /// The JSON report as written.
+    json: String,
+    files: Vec<String>,
+    stderr: String,
+}
+
+impl Audit {
+    fn get(&self, attack: &str) -> &CheckResult {
+        let id = format!("client/{attack}");
+        self.report.results.iter().find(|r| r.id == id).unwrap_or_else(|| panic!("no {id} in {:#?}", self.report))
+    }
+
+    /// Asserts the verdict and that the message names `behaviour`.
+    fn expect(&self, attack: &str, verdict: Verdict, severity: Option<Severity>, behaviour: &str) {
+        let r = self.get(attack);
+        let ctx = format!("{attack}: {:?} {:?} {:?}\nstderr: {}", r.message, r.actual, r.transcript, self.stderr);
+        assert_eq!(r.verdict, verdict, "{ctx}");
+        assert_eq!(r.severity, severity, "{ctx}");
+        assert!(r.message.as_deref().unwrap_or_default().starts_with(behaviour), "{ctx}");
+    }
+
+    fn assert_no_password(&self) {
+        for f in &self.files {
+            assert!(!f.contains(PASSWORD), "a report holds the password");
+        }
+        assert!(!self.stderr.contains(PASSWORD));
+    }
+}
+
+/// Runs `pop3test audit-client` with these client commands, the clients with HOME set to a fresh
+/// directory, and reports in every format.
+fn audit(exec: &str, exec_tls: Option<&str>, attacks: &str) -> Audit {
+    let scripts = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    for (name, text) in
+        [("plain.py", POPLIB_PLAIN), ("stls.py", POPLIB_STLS), ("implicit.py", POPLIB_SSL), ("naive.py", NAIVE_STLS)]
+    {
+        std::fs::write(scripts.path().join(name), text).unwrap();
+    }
+    let fill = |t: &str| t.replace("$S", &scripts.path().display().to_string()).replace("$PW", PASSWORD);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pop3test"));
+    cmd.args(["audit-client", "--timeout", "10s", "--attack", attacks, "--exec", &fill(exec)]);
+    if let Some(t) = exec_tls {
+        cmd.args(["--exec-tls", &fill(t)]);
+    }
+    for f in ["json", "junit", "sarif", "markdown", "html"] {
+        cmd.arg("--report").arg(format!("{f}={}", out.path().join(format!("report.{f}")).display()));
+    }
+    let o = cmd.env("HOME", home.path()).env("NO_COLOR", "1").output().expect("pop3test runs");
+    let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+    let json = read(&out.path().join("report.json"));
+    let report: Report = serde_json::from_str(&json).expect("a JSON report");
+    let files = std::fs::read_dir(out.path()).unwrap().flatten().map(|e| read(&e.path())).collect();
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned() + &String::from_utf8_lossy(&o.stdout);
+    Audit { code: o.status.code(), report, json, files, stderr }
+}
+
+const ALL_ATTACKS: &str = "honest,strip,refuse,inject,inject-capa,capa-tamper,untrusted-stls,wrong-name-stls,\
+honest-implicit,untrusted-implicit,wrong-name-implicit";
+
+#[test]
+fn poplib_plain_example_sends_the_password_in_cleartext_when_stls_is_stripped() {
+    let a = audit("python3 $S/plain.py {host} {port} $PW", None, "honest,strip");
+    // poplib debug: "*cmd* 'PASS s3cret-pw-4711'" on the plain connection, STLS never sent.
+    a.expect("strip", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    // Even with STLS on offer it never upgrades: the honest baseline finds the same.
+    a.expect("honest", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    let strip = a.get("strip");
+    assert!(strip.references.contains(&"CWE-319".to_string()));
+    assert!(strip.rfc_refs.iter().any(|r| r.starts_with("RFC 8314")));
+    assert!(a.report.summary.as_deref().unwrap().starts_with("client safe: no"));
+    assert_eq!(a.code, Some(pop3test::exit::FINDINGS));
+    // The transcript shows the PASS, redacted.
+    assert!(strip.transcript.iter().any(|e| e.text.contains("PASS <redacted>")));
+    a.assert_no_password();
+}
+
+#[test]
+fn poplib_with_stls_and_a_verifying_context_fails_safe() {
+    let a = audit(
+        "python3 $S/stls.py {host} {port} $PW {ca}",
+        Some("python3 $S/implicit.py {host} {port} $PW {ca}"),
+        ALL_ATTACKS,
+    );
+    // "*cmd* 'STLS'" / "*resp* b'+OK begin TLS negotiation'" then "*cmd* 'USER alice'" inside TLS.
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    // "poplib.error_proto: -ERR STLS not supported by server" (raised after CAPA, before USER).
+    a.expect("strip", Verdict::Pass, None, "failed safe");
+    // "*resp* b'-ERR TLS not available at the moment'" then "poplib.error_proto: ...".
+    a.expect("refuse", Verdict::Pass, None, "failed safe");
+    // "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed:
+    // self-signed certificate in certificate chain"
+    a.expect("untrusted-stls", Verdict::Pass, None, "failed safe");
+    // "certificate verify failed: IP address mismatch, certificate is not valid for '127.0.0.1'."
+    a.expect("wrong-name-stls", Verdict::Pass, None, "failed safe");
+    a.expect("untrusted-implicit", Verdict::Pass, None, "failed safe");
+    a.expect("wrong-name-implicit", Verdict::Pass, None, "failed safe");
+    a.expect("honest-implicit", Verdict::Pass, None, "talked POP3 over TLS");
+    // stls() makes a new file object on the TLS socket, so the injected line is dropped: after
+    // "*resp* b'+OK begin TLS negotiation'" comes "*resp* b'+OK send PASS'" for USER.
+    a.expect("inject", Verdict::Pass, None, "resisted");
+    a.expect("inject-capa", Verdict::Pass, None, "resisted");
+    // stls() sends CAPA only before STLS ("*cmd* 'CAPA'", then "*cmd* 'STLS'", "*cmd* 'USER
+    // alice'"): RFC 2595 §4's SHOULD re-issue is not followed, a low finding.
+    a.expect("capa-tamper", Verdict::Fail, Some(Severity::Low), "did not re-issue CAPA after TLS");
+    assert_eq!(a.code, Some(pop3test::exit::OK), "a low finding does not gate at --fail-on high");
+    for bad in ["untrusted-stls", "untrusted-implicit"] {
+        assert!(a.get(bad).actual.as_deref().unwrap().contains("UnknownCA"), "{bad}");
+    }
+    assert!(a.get("honest").transcript.iter().any(|e| e.tls && e.text.contains("PASS <redacted>")));
+    a.assert_no_password();
+}
+
+#[test]
+fn curl_without_ssl_reqd_logs_in_in_cleartext() {
+    let a =
+        audit("/usr/bin/curl -sv --max-time 8 pop3://{host}:{port}/ -u alice:$PW", None, "honest,strip,capa-tamper");
+    // curl -v: "> PASS s3cret-pw-4711" right after "< +OK send PASS", no "> STLS" at all.
+    a.expect("strip", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    a.expect("honest", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    // With only SASL PLAIN offered, curl sends "> AUTH PLAIN" in cleartext and its response on
+    // the continuation line after "+ ": the transcript keeps the line, redacted.
+    a.expect("capa-tamper", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    let t = &a.get("capa-tamper").transcript;
+    assert!(t.iter().any(|e| e.text.starts_with("AUTH PLAIN")));
+    assert!(t.iter().any(|e| e.dir == Direction::Client && e.text.starts_with("<redacted>")));
+    a.assert_no_password();
+}
+
+#[test]
+fn curl_with_ssl_reqd_fails_safe_and_resists_every_attack() {
+    let a = audit(
+        "/usr/bin/curl -sv --max-time 8 --ssl-reqd --cacert {ca} pop3://{host}:{port}/ -u alice:$PW",
+        Some("/usr/bin/curl -sv --max-time 8 --cacert {ca} pop3s://{host}:{port}/ -u alice:$PW"),
+        ALL_ATTACKS,
+    );
+    // "*  SSL certificate verify ok." then "> CAPA" inside TLS, then "AUTH PLAIN".
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    a.expect("honest-implicit", Verdict::Pass, None, "talked POP3 over TLS");
+    // "* STLS not supported."
+    a.expect("strip", Verdict::Pass, None, "failed safe");
+    // "< -ERR TLS not available at the moment" / "* STARTTLS denied"
+    a.expect("refuse", Verdict::Pass, None, "failed safe");
+    // After "< +OK begin TLS negotiation" curl sees data already buffered and closes ("* Closing
+    // connection 0"), the CVE-2021-22947 fix: no handshake, nothing sent.
+    a.expect("inject", Verdict::Pass, None, "failed safe");
+    a.expect("inject-capa", Verdict::Pass, None, "failed safe");
+    // curl re-issues CAPA inside TLS ("> CAPA" after the handshake) and then uses USER/PASS,
+    // which only the post-TLS list offers.
+    a.expect("capa-tamper", Verdict::Pass, None, "resisted");
+    // "* TLSv1.3 (OUT), TLS alert, unknown CA (560)"
+    a.expect("untrusted-stls", Verdict::Pass, None, "failed safe");
+    a.expect("untrusted-implicit", Verdict::Pass, None, "failed safe");
+    // "* SSL: no alternative certificate subject name matches target host name '127.0.0.1'":
+    // curl checks the name after the handshake, then closes without sending a command.
+    a.expect("wrong-name-stls", Verdict::Pass, None, "failed safe");
+    a.expect("wrong-name-implicit", Verdict::Pass, None, "failed safe");
+    assert_eq!(a.code, Some(pop3test::exit::OK));
+    assert!(a.report.summary.as_deref().unwrap().starts_with("client safe: yes"));
+    a.assert_no_password();
+    // The JSON follows the committed schema (kind "audit-client").
+    let schema: serde_json::Value = serde_json::from_str(pop3test::report::json::SCHEMA).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&a.json).unwrap();
+    assert_eq!(doc["kind"], "audit-client");
+    let errors: Vec<String> =
+        jsonschema::draft202012::new(&schema).unwrap().iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
+fn implicit_attacks_without_exec_tls_are_skipped_with_a_reason() {
+    let a = audit(
+        "/usr/bin/curl -s --max-time 8 --ssl-reqd --cacert {ca} pop3://{host}:{port}/ -u a:$PW",
+        None,
+        "honest,untrusted-implicit",
+    );
+    let r = a.get("untrusted-implicit");
+    assert_eq!(r.verdict, Verdict::Skip);
+    assert!(r.message.as_deref().unwrap().contains("--exec-tls"));
+}
+
+#[test]
+fn a_client_that_reads_injected_bytes_as_replies_is_caught() {
+    let a = audit("python3 $S/naive.py {host} {port} $PW {ca}", None, "honest,inject");
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    // Its USER is "answered" by the injected line, so PASS follows before the held reply.
+    a.expect("inject", Verdict::Fail, Some(Severity::High), "acted on injected data");
+    assert!(a.get("inject").references.contains(&"CWE-349".to_string()));
+    assert_eq!(a.code, Some(pop3test::exit::FINDINGS));
+    a.assert_no_password();
+}
+
+#[test]
+fn interactive_mode_prints_where_to_connect_and_judges_each_connection() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let script = dir.path().join("stls.py");
+    std::fs::write(&script, POPLIB_STLS).unwrap();
+    let ca = dir.path().join("ca.pem");
+    let json = dir.path().join("out.json");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pop3test"))
+        .args(["audit-client", "--attack", "honest,strip", "--wait", "20s", "--timeout", "10s"])
+        .arg("--ca-out")
+        .arg(&ca)
+        .arg("--report")
+        .arg(format!("json={}", json.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut progress = Vec::new();
+    // One progress line per step; the loop ends at EOF (the audit is over, bounded by --wait).
+    for line in stderr.lines().map_while(Result::ok) {
+        if let Some(url) = line.split("waiting for a connection to pop3://").nth(1) {
+            let (host, port) = url.trim_end_matches(" ...").rsplit_once(':').unwrap();
+            let st = Command::new("python3")
+                .arg(&script)
+                .args([host, port, PASSWORD])
+                .arg(&ca)
+                .env("HOME", home.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .unwrap();
+            progress.push(format!("client exit {:?}", st.code()));
+        }
+        progress.push(line);
+    }
+    let code = child.wait().unwrap().code();
+    assert!(progress.iter().any(|l| l.starts_with("[1/2] honest: waiting")), "{progress:?}");
+    assert!(progress.iter().any(|l| l.starts_with("[2/2] strip: waiting")), "{progress:?}");
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let verdicts: Vec<(&str, Verdict)> = report.results.iter().map(|r| (r.id.as_str(), r.verdict)).collect();
+    assert_eq!(verdicts, [("client/honest", Verdict::Pass), ("client/strip", Verdict::Pass)], "{progress:?}");
+    assert_eq!(code, Some(pop3test::exit::OK));
+}
