@@ -19,6 +19,8 @@ install_everything() {
   command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
   command -v xmllint >/dev/null 2>&1 || need_apt+=(libxml2-utils)
   command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+  # The POP3 clients that tests/audit_client.rs audits (poplib comes with python3).
+  [ -x /usr/bin/curl ] || need_apt+=(curl)
   if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
