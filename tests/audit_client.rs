@@ -1,9 +1,11 @@
 //! `audit-client` against real clients on loopback: Python's standard-library `poplib` (the
 //! documentation's plain USER/PASS example, the `stls()` variant with a verifying SSL context,
-//! `POP3_SSL`) and `curl` with `pop3://` with and without `--ssl-reqd`. Each client runs with its
+//! `POP3_SSL`), `curl` with `pop3://` with and without `--ssl-reqd`, and Debian's `mpop` (its
+//! default, `--tls=on`, `--tls-certcheck=off`). Each client runs with its
 //! own HOME. Every run is bounded by pop3test itself (each attack's `--timeout`, the client killed
 //! after it), so no test sleeps or polls. The verdicts were pinned by reading each client's own
-//! debug output (`set_debuglevel(2)`, `curl -v`); the relevant line is quoted beside each assertion.
+//! debug output (`set_debuglevel(2)`, `curl -v`, `mpop --debug`); the relevant line is quoted
+//! beside each assertion.
 
 use pop3test::results::{CheckResult, Report, Severity, Verdict};
 use pop3test::transcript::Direction;
@@ -311,4 +313,73 @@ fn interactive_mode_prints_where_to_connect_and_judges_each_connection() {
     let verdicts: Vec<(&str, Verdict)> = report.results.iter().map(|r| (r.id.as_str(), r.verdict)).collect();
     assert_eq!(verdicts, [("client/honest", Verdict::Pass), ("client/strip", Verdict::Pass)], "{progress:?}");
     assert_eq!(code, Some(pop3test::exit::OK));
+}
+
+/// Debian's mpop (1.4) from the command line, with its own HOME (the test's), delivering to an
+/// mbox there (the malicious maildrop is empty, so nothing is delivered). `None` when mpop is not
+/// installed here (CI installs it: tests/run-all.sh; there a missing mpop fails the test).
+fn mpop(extra: &str) -> Option<String> {
+    let found = Command::new("mpop").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "mpop is not installed");
+        eprintln!("skipped: mpop is not installed (apt-get install mpop)");
+        return None;
+    }
+    Some(format!(
+        "mpop --host={{host}} --port={{port}} --user=alice --passwordeval='echo $PW' --delivery=mbox,$HOME/mbox \
+         --tls-trust-file={{ca}} {extra}"
+    ))
+}
+
+#[test]
+fn mpop_default_never_upgrades_and_never_sends_the_password() {
+    let Some(cmd) = mpop("") else { return };
+    let a = audit(&cmd, None, "honest,strip");
+    // mpop --debug: "tls = off" from the command line; after CAPA (STLS offered) it stops with
+    // "mpop: cannot use a secure authentication method": no STLS, no USER, no PASS.
+    a.expect("honest", Verdict::Error, None, "did not complete the honest baseline");
+    a.expect("strip", Verdict::Error, None, "inconclusive");
+    assert!(a.get("honest").transcript.iter().all(|e| !e.text.starts_with("PASS")), "{:?}", a.get("honest").transcript);
+    a.assert_no_password();
+}
+
+#[test]
+fn mpop_with_tls_on_fails_safe_but_keeps_pre_tls_capabilities() {
+    let Some(stls) = mpop("--tls=on") else { return };
+    let Some(implicit) = mpop("--tls=on --tls-starttls=off") else { return };
+    let a = audit(&stls, Some(&implicit), ALL_ATTACKS);
+    // "--> STLS", "<-- +OK begin TLS negotiation", "TLS session parameters: (TLS1.3)...", then
+    // "--> CAPA" and the login inside TLS.
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    a.expect("honest-implicit", Verdict::Pass, None, "talked POP3 over TLS");
+    // strip: after CAPA without STLS, mpop ends (no USER); refuse: "mpop: command STLS failed",
+    // "mpop: POP3 server message: -ERR TLS not available at the moment".
+    a.expect("strip", Verdict::Pass, None, "failed safe");
+    a.expect("refuse", Verdict::Pass, None, "failed safe");
+    // inject, inject-capa: "mpop: command STLS failed" — it refuses a reply to STLS with more
+    // data behind it, before any handshake.
+    a.expect("inject", Verdict::Pass, None, "failed safe");
+    a.expect("inject-capa", Verdict::Pass, None, "failed safe");
+    // "mpop: TLS certificate verification failed: The certificate is NOT trusted. The name in
+    // the certificate does not match the expected."
+    a.expect("wrong-name-stls", Verdict::Pass, None, "failed safe");
+    a.expect("untrusted-stls", Verdict::Pass, None, "failed safe");
+    a.expect("untrusted-implicit", Verdict::Pass, None, "failed safe");
+    a.expect("wrong-name-implicit", Verdict::Pass, None, "failed safe");
+    // capa-tamper: pre-TLS CAPA "SASL PLAIN", "STLS"; inside TLS mpop re-issues CAPA and gets
+    // "USER", "UIDL" only, then still sends "--> AUTH PLAIN": the pre-TLS list chose the method.
+    a.expect("capa-tamper", Verdict::Fail, Some(Severity::Medium), "used pre-TLS capabilities");
+    a.assert_no_password();
+}
+
+#[test]
+fn mpop_without_certificate_checks_accepts_any_certificate() {
+    let Some(cmd) = mpop("--tls=on --tls-certcheck=off") else { return };
+    let a = audit(&cmd, None, "honest,untrusted-stls,wrong-name-stls");
+    // With --tls-certcheck=off the untrusted handshake goes through and mpop logs in inside it:
+    // "TLS certificate information:" then "--> AUTH PLAIN" and its response.
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    a.expect("untrusted-stls", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    a.expect("wrong-name-stls", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    a.assert_no_password();
 }

@@ -378,9 +378,13 @@ fn resume_after_a_kill_loses_and_repeats_nothing() {
     let gate = StdListener::bind("127.0.0.1:0").unwrap();
     let gate_port = gate.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();
+    let (killed_tx, killed_rx) = mpsc::channel::<()>();
     let gate_thread = std::thread::spawn(move || {
         let conn = gate.accept();
         let _ = tx.send(());
+        // Silent and open until the run is killed: closed now, the gate's audit would end (and
+        // be recorded) before the kill lands.
+        let _ = killed_rx.recv_timeout(Duration::from_secs(60));
         drop(conn);
         // The listener closes here: on the resumed run the gate is a dead target.
     });
@@ -409,6 +413,7 @@ fn resume_after_a_kill_loses_and_repeats_nothing() {
     let reached = rx.recv_timeout(Duration::from_secs(240));
     child.kill().unwrap();
     child.wait().unwrap();
+    let _ = killed_tx.send(());
     if reached.is_err() {
         // Unblock the gate's accept so that its thread ends.
         let _ = std::net::TcpStream::connect(("127.0.0.1", gate_port));
