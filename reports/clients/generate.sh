@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the audit-client samples in this directory: curl with and without --ssl-reqd, and
-# Python poplib's documented plain USER/PASS example and its stls() variant. Loopback only; each
+# Python poplib's documented plain USER/PASS example and its stls() variant, and mpop with --tls=on. Loopback only; each
 # client gets its own HOME; the password is a throwaway one (every transcript shows <redacted>).
 # Usage: reports/clients/generate.sh [path/to/pop3test]
 set -eu
@@ -35,3 +35,7 @@ reports() { for f in json markdown html; do printf -- '--report %s=%s/%s.%s ' "$
 "$pt" -q audit-client --exec "python3 $tmp/stls.py {host} {port} {ca}" \
     --exec-tls "python3 $tmp/implicit.py {host} {port} {ca}" $(reports poplib-stls) || true
 "$pt" -q audit-client --exec "python3 $tmp/plain.py {host} {port}" --attack honest,strip,refuse $(reports poplib-plain) || true
+if command -v mpop >/dev/null 2>&1; then
+  m="mpop --host={host} --port={port} --user=alice --passwordeval='echo sample-pw' --delivery=mbox,$HOME/mbox --tls-trust-file={ca} --tls=on"
+  "$pt" -q audit-client --exec "$m" --exec-tls "$m --tls-starttls=off" $(reports mpop-tls) || true
+fi
