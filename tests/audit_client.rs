@@ -1,11 +1,11 @@
 //! `audit-client` against real clients on loopback: Python's standard-library `poplib` (the
 //! documentation's plain USER/PASS example, the `stls()` variant with a verifying SSL context,
 //! `POP3_SSL`), `curl` with `pop3://` with and without `--ssl-reqd`, and Debian's `mpop` (its
-//! default, `--tls=on`, `--tls-certcheck=off`). Each client runs with its
-//! own HOME. Every run is bounded by pop3test itself (each attack's `--timeout`, the client killed
-//! after it), so no test sleeps or polls. The verdicts were pinned by reading each client's own
-//! debug output (`set_debuglevel(2)`, `curl -v`, `mpop --debug`); the relevant line is quoted
-//! beside each assertion.
+//! default, `--tls=on`, `--tls-certcheck=off`) and `fetchmail` (checking certificates, and
+//! `--nosslcertck`). Each client runs with its own HOME. Every run is bounded by pop3test itself
+//! (each attack's `--timeout`, the client killed after it), so no test sleeps or polls. The
+//! verdicts were pinned by reading each client's own debug output (`set_debuglevel(2)`,
+//! `curl -v`, `mpop --debug`, `fetchmail -v`); the relevant line is quoted beside each assertion.
 
 use pop3test::results::{CheckResult, Report, Severity, Verdict};
 use pop3test::transcript::Direction;
@@ -381,5 +381,59 @@ fn mpop_without_certificate_checks_accepts_any_certificate() {
     a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
     a.expect("untrusted-stls", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
     a.expect("wrong-name-stls", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    a.assert_no_password();
+}
+
+/// Debian's fetchmail (6.4) with an rc file written into the test's HOME, delivering to
+/// `/bin/true`; `None` when it is not installed here (CI installs it and then requires it).
+fn fetchmail(extra: &str) -> Option<String> {
+    let found = Command::new("fetchmail").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "fetchmail is not installed");
+        eprintln!("skipped: fetchmail is not installed (apt-get install fetchmail)");
+        return None;
+    }
+    Some(format!(
+        "printf 'poll 127.0.0.1 proto POP3 user alice password \"%s\" keep fetchall mda /bin/true\\n' '$PW' \
+         > \"$HOME/rc\" && chmod 600 \"$HOME/rc\" && fetchmail -f \"$HOME/rc\" --pidfile \"$HOME/fetchmail.pid\" -v --nosyslog -P {{port}} {extra} 127.0.0.1"
+    ))
+}
+
+#[test]
+fn fetchmail_checking_certificates_insists_on_stls_and_fails_safe() {
+    // The certificate names `localhost`: fetchmail compares names only (not IP addresses).
+    let Some(cmd) = fetchmail("--sslcertfile {ca} --sslcertck --sslcommonname localhost") else { return };
+    let a = audit(&cmd, None, "honest,strip,refuse,inject,inject-capa,capa-tamper,untrusted-stls,wrong-name-stls");
+    // fetchmail -v: "POP3> STLS", "POP3< +OK begin TLS negotiation", then "POP3> CAPA" and
+    // "POP3> USER alice" / "POP3> PASS *" inside TLS.
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    // strip: it sends STLS although CAPA did not offer it; "-ERR" → "localhost: upgrade to TLS
+    // failed." / "Socket or TLS error on alice@127.0.0.1": no USER, no PASS.
+    a.expect("strip", Verdict::Pass, None, "failed safe");
+    a.expect("refuse", Verdict::Pass, None, "failed safe");
+    // inject: "OpenSSL reported: error:0A00010B:SSL routines::wrong version number" — the
+    // injected reply is read as the first TLS record and the upgrade fails.
+    a.expect("inject", Verdict::Pass, None, "failed safe");
+    a.expect("inject-capa", Verdict::Pass, None, "failed safe");
+    // capa-tamper: "POP3> CAPA" again inside TLS, then USER/PASS as the new list says.
+    a.expect("capa-tamper", Verdict::Pass, None, "resisted");
+    // "Server certificate verification error: self-signed certificate in certificate chain",
+    // "Server CommonName mismatch", "upgrade to TLS failed."
+    a.expect("untrusted-stls", Verdict::Pass, None, "failed safe");
+    a.expect("wrong-name-stls", Verdict::Pass, None, "failed safe");
+    a.assert_no_password();
+}
+
+#[test]
+fn fetchmail_without_certificate_checks_accepts_any_certificate_and_falls_back_to_cleartext() {
+    let Some(cmd) = fetchmail("--nosslcertck") else { return };
+    let a = audit(&cmd, None, "honest,strip,untrusted-stls,wrong-name-stls");
+    a.expect("honest", Verdict::Pass, None, "talked POP3 over TLS");
+    // "Server certificate verification error: self-signed certificate in certificate chain",
+    // then "POP3> CAPA", "POP3> USER alice", "POP3> PASS *" inside that TLS session.
+    a.expect("untrusted-stls", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    a.expect("wrong-name-stls", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    // strip: "POP3> CAPA", "POP3> USER alice", "POP3> PASS *": STLS is opportunistic now.
+    a.expect("strip", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
     a.assert_no_password();
 }

@@ -22,6 +22,7 @@ install_everything() {
   # The POP3 clients that tests/audit_client.rs audits (poplib comes with python3).
   [ -x /usr/bin/curl ] || need_apt+=(curl)
   command -v mpop >/dev/null 2>&1 || need_apt+=(mpop)
+  command -v fetchmail >/dev/null 2>&1 || need_apt+=(fetchmail)
   if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive
