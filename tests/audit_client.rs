@@ -437,3 +437,38 @@ fn fetchmail_without_certificate_checks_accepts_any_certificate_and_falls_back_t
     a.expect("strip", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
     a.assert_no_password();
 }
+
+/// `--client NAME` names the column of the client matrix: clients x attacks.
+#[test]
+fn the_client_matrix_has_one_named_column_per_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut jsons = Vec::new();
+    for (name, extra) in [("curl --ssl-reqd", "--ssl-reqd "), ("curl", "")] {
+        let json = dir.path().join(format!("{}.json", jsons.len()));
+        let exec = format!("/usr/bin/curl -s --max-time 8 {extra}--cacert {{ca}} pop3://{{host}}:{{port}}/ -u a:pw");
+        let o = Command::new(env!("CARGO_BIN_EXE_pop3test"))
+            .args(["-q", "audit-client", "--attack", "honest,strip", "--exec", &exec, "--client", name])
+            .arg("--report")
+            .arg(format!("json={}", json.display()))
+            .env("HOME", dir.path())
+            .output()
+            .unwrap();
+        assert!(json.exists(), "{}", String::from_utf8_lossy(&o.stderr));
+        jsons.push(json);
+    }
+    let md = dir.path().join("matrix.md");
+    let o = Command::new(env!("CARGO_BIN_EXE_pop3test"))
+        .args(["report", "matrix"])
+        .args(&jsons)
+        .arg("--markdown")
+        .arg(&md)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&md).unwrap();
+    assert!(text.starts_with("## POP3 client matrix"), "{text}");
+    assert!(text.contains("| `curl --ssl-reqd` | `curl` |"), "{text}");
+    // curl without --ssl-reqd sends its password when STLS is stripped; with it, it does not.
+    let strip = text.lines().find(|l| l.contains("`client/strip`")).unwrap();
+    assert!(strip.ends_with("✅ PASS | ❌ FAIL |"), "{strip}");
+}

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Regenerates the audit-client samples in this directory: curl with and without --ssl-reqd, and
-# Python poplib's documented plain USER/PASS example and its stls() variant, and mpop with --tls=on. Loopback only; each
+# Regenerates the audit-client samples in this directory and their client matrix (matrix.md,
+# matrix.html): curl with and without --ssl-reqd, fetchmail and mpop (when installed), and
+# Python poplib's documented plain USER/PASS example and its stls() variant. Loopback only; each
 # client gets its own HOME; the password is a throwaway one (every transcript shows <redacted>).
 # Usage: reports/clients/generate.sh [path/to/pop3test]
 set -eu
@@ -26,16 +27,31 @@ import poplib, ssl, sys
 M = poplib.POP3_SSL(sys.argv[1], int(sys.argv[2]), timeout=5, context=ssl.create_default_context(cafile=sys.argv[3]))
 M.user("alice"); M.pass_("sample-pw"); M.stat(); M.quit()
 PY
+# Each client is named with its version and configuration (the matrix's columns).
+cv=$(curl --version | head -n 1 | cut -d' ' -f2)
+pv=$(python3 -c 'import sys; print(sys.version.split()[0])')
 reports() { for f in json markdown html; do printf -- '--report %s=%s/%s.%s ' "$f" "$here" "$1" "$(echo $f | sed 's/markdown/md/')"; done; }
 # Findings exit 5: expected for the unsafe configurations, so the exit code is not checked here.
 "$pt" -q audit-client --exec 'curl -s --max-time 8 --ssl-reqd --cacert {ca} pop3://{host}:{port}/ -u alice:sample-pw' \
-    --exec-tls 'curl -s --max-time 8 --cacert {ca} pop3s://{host}:{port}/ -u alice:sample-pw' $(reports curl-ssl-reqd) || true
+    --exec-tls 'curl -s --max-time 8 --cacert {ca} pop3s://{host}:{port}/ -u alice:sample-pw' --client "curl $cv --ssl-reqd" $(reports curl-ssl-reqd) || true
 "$pt" -q audit-client --exec 'curl -s --max-time 8 pop3://{host}:{port}/ -u alice:sample-pw' \
-    --attack honest,strip,refuse,capa-tamper $(reports curl-plain) || true
+    --attack honest,strip,refuse,capa-tamper --client "curl $cv" $(reports curl-plain) || true
 "$pt" -q audit-client --exec "python3 $tmp/stls.py {host} {port} {ca}" \
-    --exec-tls "python3 $tmp/implicit.py {host} {port} {ca}" $(reports poplib-stls) || true
-"$pt" -q audit-client --exec "python3 $tmp/plain.py {host} {port}" --attack honest,strip,refuse $(reports poplib-plain) || true
+    --exec-tls "python3 $tmp/implicit.py {host} {port} {ca}" --client "poplib (Python $pv) stls()" $(reports poplib-stls) || true
+"$pt" -q audit-client --exec "python3 $tmp/plain.py {host} {port}" --attack honest,strip,refuse --client "poplib (Python $pv) plain USER/PASS" $(reports poplib-plain) || true
 if command -v mpop >/dev/null 2>&1; then
   m="mpop --host={host} --port={port} --user=alice --passwordeval='echo sample-pw' --delivery=mbox,$HOME/mbox --tls-trust-file={ca} --tls=on"
-  "$pt" -q audit-client --exec "$m" --exec-tls "$m --tls-starttls=off" $(reports mpop-tls) || true
+  "$pt" -q audit-client --exec "$m" --exec-tls "$m --tls-starttls=off" --client "mpop $(mpop --version | head -n 1 | cut -d' ' -f3) --tls=on" $(reports mpop-tls) || true
 fi
+if command -v fetchmail >/dev/null 2>&1; then
+  fv=$(fetchmail --version 2>&1 | grep -o 'release [0-9.]*' | cut -d' ' -f2)
+  printf 'poll 127.0.0.1 proto POP3 user alice password "sample-pw" keep fetchall mda /bin/true\n' > "$HOME/rc"
+  chmod 600 "$HOME/rc"
+  f="fetchmail -f $HOME/rc --pidfile $HOME/fetchmail.pid --nosyslog -P {port} --sslcertfile {ca} --sslcertck --sslcommonname localhost 127.0.0.1"
+  "$pt" -q audit-client --exec "$f" --attack honest,strip,refuse,inject,inject-capa,capa-tamper,untrusted-stls,wrong-name-stls \
+      --client "fetchmail $fv --sslcertck" $(reports fetchmail) || true
+fi
+# The client matrix: clients x attacks.
+set --
+for j in "$here"/*.json; do set -- "$@" "$j"; done
+"$pt" report matrix "$@" --markdown "$here/matrix.md" --html "$here/matrix.html"

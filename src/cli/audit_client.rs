@@ -37,6 +37,10 @@ pub struct AuditClientArgs {
     /// Interactive mode: how long to wait for the client to connect, per attack.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "5m")]
     pub wait: Duration,
+    /// A name for the client and its configuration in reports and the client matrix (`pop3test
+    /// report matrix`), e.g. `curl --ssl-reqd`; default: the malicious server's address.
+    #[arg(long, value_name = "NAME")]
+    pub client: Option<String>,
     /// Write the CA the client should trust here (kept); default: a temp file, removed at the end.
     #[arg(long, value_name = "PEM")]
     pub ca_out: Option<PathBuf>,

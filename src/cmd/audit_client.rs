@@ -34,5 +34,11 @@ pub async fn main(args: AuditClientArgs, global: &GlobalArgs) -> i32 {
             e.to_string(),
         ),
     };
+    let mut report = report;
+    if let Some(name) = &args.client {
+        // The matrix labels each column with its report's target (the server's address is in
+        // every transcript).
+        report.target = name.clone();
+    }
     super::finish(&report, &args.reports, args.fail_on, global)
 }

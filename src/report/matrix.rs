@@ -67,6 +67,16 @@ fn column_label(r: &Report) -> (String, Option<String>) {
     (r.target.clone(), server)
 }
 
+/// What the columns are: clients when every report is an audit-client run, else servers.
+fn subject(reports: &[Report]) -> &'static str {
+    let clients = !reports.is_empty() && reports.iter().all(|r| r.kind == crate::results::RunKind::AuditClient);
+    if clients {
+        "client"
+    } else {
+        "server"
+    }
+}
+
 /// The matrix as a self-contained HTML page (same style sheet as the single report).
 pub fn matrix_html(reports: &[Report]) -> String {
     let mut o = String::with_capacity(8 * 1024);
@@ -75,11 +85,15 @@ pub fn matrix_html(reports: &[Report]) -> String {
     o.push_str(
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n",
     );
-    let _ = writeln!(o, "<title>POP3 server matrix · {} servers</title>", reports.len());
+    let _ = writeln!(o, "<title>POP3 {} matrix · {} {}s</title>", subject(reports), reports.len(), subject(reports));
     let _ = writeln!(o, "<style>{}{MATRIX_CSS}</style>\n</head>\n<body>", super::html::CSS);
     let tool = reports.first().map(|r| format!("{} {}", r.tool, r.tool_version)).unwrap_or_default();
     let _ = writeln!(o, "<header>\n<p class=\"eyebrow\">{} · comparison</p>", esc(&tool));
-    let _ = writeln!(o, "<h1>POP3 server matrix</h1>\n</header>\n<main>\n<table id=\"matrix\" class=\"matrix\">");
+    let _ = writeln!(
+        o,
+        "<h1>POP3 {} matrix</h1>\n</header>\n<main>\n<table id=\"matrix\" class=\"matrix\">",
+        subject(reports)
+    );
     o.push_str("<thead><tr><th>Check</th>");
     for r in reports {
         let (target, server) = column_label(r);
@@ -137,7 +151,7 @@ const MATRIX_CSS: &str = "
 
 /// The matrix as GitHub-flavoured Markdown.
 pub fn matrix_markdown(reports: &[Report]) -> String {
-    let mut o = String::from("## POP3 server matrix\n\n| Check |");
+    let mut o = format!("## POP3 {} matrix\n\n| Check |", subject(reports));
     for r in reports {
         let (target, server) = column_label(r);
         let server = server.map(|s| format!("<br>{}", text(&s))).unwrap_or_default();
