@@ -110,9 +110,13 @@ fn audit(exec: &str, exec_tls: Option<&str>, attacks: &str) -> Audit {
     let scripts = tempfile::tempdir().unwrap();
     let home = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    for (name, text) in
-        [("plain.py", POPLIB_PLAIN), ("stls.py", POPLIB_STLS), ("implicit.py", POPLIB_SSL), ("naive.py", NAIVE_STLS)]
-    {
+    for (name, text) in [
+        ("plain.py", POPLIB_PLAIN),
+        ("stls.py", POPLIB_STLS),
+        ("implicit.py", POPLIB_SSL),
+        ("naive.py", NAIVE_STLS),
+        ("getmailrc.sh", GETMAIL_RC),
+    ] {
         std::fs::write(scripts.path().join(name), text).unwrap();
     }
     let fill = |t: &str| t.replace("$S", &scripts.path().display().to_string()).replace("$PW", PASSWORD);
@@ -471,4 +475,71 @@ fn the_client_matrix_has_one_named_column_per_client() {
     // curl without --ssl-reqd sends its password when STLS is stripped; with it, it does not.
     let strip = text.lines().find(|l| l.contains("`client/strip`")).unwrap();
     assert!(strip.ends_with("✅ PASS | ❌ FAIL |"), "{strip}");
+}
+
+/// Writes a getmail rc file into $HOME: `getmailrc.sh TYPE PORT PASSWORD [CA]` (getmail6 reads
+/// its configuration from files only).
+const GETMAIL_RC: &str = r#"t=$1; port=$2; pw=$3; ca=$4
+mkdir -p "$HOME/mail/cur" "$HOME/mail/new" "$HOME/mail/tmp"
+{
+  echo "[retriever]"; echo "type = $t"; echo "server = 127.0.0.1"; echo "port = $port"
+  echo "username = alice"; echo "password = $pw"
+  if [ -n "$ca" ]; then echo "ca_certs = $ca"; fi
+  echo "[destination]"; echo "type = Maildir"; echo "path = $HOME/mail/"
+  echo "[options]"; echo "verbose = 2"; echo "read_all = false"; echo "delete = false"
+} > "$HOME/getmailrc"
+"#;
+
+/// getmail6 with `TYPE` (and `CA` when given); `None` when getmail is not installed here (CI
+/// installs it and then requires it). getmail prints no protocol trace; what it says
+/// (`SSL: CERTIFICATE_VERIFY_FAILED`, `0 messages (0 bytes) retrieved`) is read beside the
+/// server's transcript, which shows each command it sent.
+fn getmail(retriever: &str, ca: bool) -> Option<String> {
+    let found = Command::new("getmail").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "getmail is not installed");
+        eprintln!("skipped: getmail6 is not installed (apt-get install getmail6)");
+        return None;
+    }
+    let ca = if ca { " {ca}" } else { "" };
+    Some(format!(
+        "sh $S/getmailrc.sh {retriever} {{port}} $PW{ca} && getmail --getmaildir \"$HOME\" --rcfile getmailrc"
+    ))
+}
+
+#[test]
+fn getmail_plain_retriever_sends_the_password_in_cleartext() {
+    let Some(cmd) = getmail("SimplePOP3Retriever", false) else { return };
+    let a = audit(&cmd, None, "honest,strip");
+    // SimplePOP3Retriever has no STLS: the server's transcript shows `USER alice`, `PASS
+    // <redacted>` right after the greeting, STLS in CAPA or not.
+    a.expect("honest", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    a.expect("strip", Verdict::Fail, Some(Severity::Critical), "credentials sent in cleartext");
+    a.assert_no_password();
+}
+
+#[test]
+fn getmail_ssl_retriever_with_ca_certs_fails_safe() {
+    let Some(cmd) = getmail("SimplePOP3SSLRetriever", true) else { return };
+    let a = audit("true", Some(&cmd), "honest-implicit,untrusted-implicit,wrong-name-implicit");
+    a.expect("honest-implicit", Verdict::Pass, None, "talked POP3 over TLS");
+    // "socket error ([SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed
+    // certificate in certificate chain (_ssl.c:992))": no USER, no PASS.
+    a.expect("untrusted-implicit", Verdict::Pass, None, "failed safe");
+    // A trusted certificate for another name: getmail checks the name after the handshake,
+    // "operation error ((\"hostname '127.0.0.1' doesn't match 'wrong-name.invalid'\",))", and
+    // leaves with RSET, QUIT: no USER, no PASS.
+    a.expect("wrong-name-implicit", Verdict::Pass, None, "failed safe");
+    a.assert_no_password();
+}
+
+#[test]
+fn getmail_ssl_retriever_without_ca_certs_accepts_any_certificate() {
+    let Some(cmd) = getmail("SimplePOP3SSLRetriever", false) else { return };
+    let a = audit("true", Some(&cmd), "honest-implicit,untrusted-implicit,wrong-name-implicit");
+    // Without ca_certs nothing is verified: both bad certificates get "0 messages (0 bytes)
+    // retrieved" after a login inside TLS.
+    a.expect("untrusted-implicit", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    a.expect("wrong-name-implicit", Verdict::Fail, Some(Severity::High), "accepted a bad certificate");
+    a.assert_no_password();
 }

@@ -23,6 +23,7 @@ install_everything() {
   [ -x /usr/bin/curl ] || need_apt+=(curl)
   command -v mpop >/dev/null 2>&1 || need_apt+=(mpop)
   command -v fetchmail >/dev/null 2>&1 || need_apt+=(fetchmail)
+  command -v getmail >/dev/null 2>&1 || need_apt+=(getmail6)
   if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

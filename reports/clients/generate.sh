@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates the audit-client samples in this directory and their client matrix (matrix.md,
-# matrix.html): curl with and without --ssl-reqd, fetchmail and mpop (when installed), and
+# matrix.html): curl with and without --ssl-reqd, fetchmail, mpop and getmail6 (when installed), and
 # Python poplib's documented plain USER/PASS example and its stls() variant. Loopback only; each
 # client gets its own HOME; the password is a throwaway one (every transcript shows <redacted>).
 # Usage: reports/clients/generate.sh [path/to/pop3test]
@@ -50,6 +50,15 @@ if command -v fetchmail >/dev/null 2>&1; then
   f="fetchmail -f $HOME/rc --pidfile $HOME/fetchmail.pid --nosyslog -P {port} --sslcertfile {ca} --sslcertck --sslcommonname localhost 127.0.0.1"
   "$pt" -q audit-client --exec "$f" --attack honest,strip,refuse,inject,inject-capa,capa-tamper,untrusted-stls,wrong-name-stls \
       --client "fetchmail $fv --sslcertck" $(reports fetchmail) || true
+fi
+if command -v getmail >/dev/null 2>&1; then
+  gv=$(getmail --version 2>&1 | grep -o '[0-9][0-9.]*' | head -n 1)
+  cat > "$tmp/getmailrc.sh" <<'SH'
+mkdir -p "$HOME/mail/cur" "$HOME/mail/new" "$HOME/mail/tmp"
+printf '[retriever]\ntype = SimplePOP3SSLRetriever\nserver = 127.0.0.1\nport = %s\nusername = alice\npassword = sample-pw\nca_certs = %s\n[destination]\ntype = Maildir\npath = %s/mail/\n[options]\nread_all = false\ndelete = false\n' "$1" "$2" "$HOME" > "$HOME/getmailrc"
+SH
+  "$pt" -q audit-client --exec true --exec-tls "sh $tmp/getmailrc.sh {port} {ca} && getmail --getmaildir $HOME --rcfile getmailrc" \
+      --attack honest-implicit,untrusted-implicit,wrong-name-implicit --client "getmail6 $gv SimplePOP3SSLRetriever ca_certs" $(reports getmail-ssl) || true
 fi
 # The client matrix: clients x attacks.
 set --

@@ -37,6 +37,13 @@ impl Observation {
     fn sent_capa_in_tls(&self) -> bool {
         self.tls_commands.iter().any(|c| c == "CAPA")
     }
+    /// The client went on inside TLS: a secret, or any command but the ones that end a session
+    /// (QUIT, and the RSET and NOOP some clients send first). A client that finds the
+    /// certificate bad only after the handshake and leaves with `RSET`, `QUIT` (getmail6) has
+    /// sent nothing it would regret.
+    fn went_on_inside_tls(&self) -> bool {
+        self.tls_secret || self.tls_commands.iter().any(|c| !matches!(c.as_str(), "QUIT" | "RSET" | "NOOP"))
+    }
     /// Commands beyond the ones a client needs to find out about TLS (CAPA, STLS, QUIT).
     fn went_on_in_cleartext(&self) -> bool {
         self.cleartext_commands.iter().any(|c| !matches!(c.as_str(), "CAPA" | "STLS" | "QUIT"))
@@ -172,7 +179,7 @@ pub fn judge(attack: Attack, obs: &Observation, baseline_ok: Option<bool>) -> Be
     if obs.cleartext_secret {
         return Behaviour::CleartextCredentials;
     }
-    if plan.cert != Cert::Good && obs.tls_established && (obs.tls_secret || !obs.tls_commands.is_empty()) {
+    if plan.cert != Cert::Good && obs.tls_established && obs.went_on_inside_tls() {
         return Behaviour::AcceptedBadCertificate;
     }
     if obs.answered_by_injection {
@@ -197,7 +204,7 @@ pub fn judge(attack: Attack, obs: &Observation, baseline_ok: Option<bool>) -> Be
     if baseline_ok == Some(false) {
         return Behaviour::Inconclusive;
     }
-    if obs.tls_established && !obs.tls_commands.is_empty() {
+    if obs.tls_established && obs.went_on_inside_tls() {
         Behaviour::Resisted
     } else {
         Behaviour::FailedSafe
@@ -254,6 +261,11 @@ mod tests {
         assert_eq!(judge(Attack::WrongNameImplicit, &tls, Some(true)), Behaviour::AcceptedBadCertificate);
         let silent = Observation { connected: true, tls_established: true, ..Default::default() };
         assert_eq!(judge(Attack::WrongNameImplicit, &silent, Some(true)), Behaviour::FailedSafe);
+        // Found the name wrong after the handshake and left (getmail6 with ca_certs).
+        let leaving = Observation { tls_commands: cmds(&["RSET", "QUIT"]), ..silent.clone() };
+        assert_eq!(judge(Attack::WrongNameImplicit, &leaving, Some(true)), Behaviour::FailedSafe);
+        let user = Observation { tls_commands: cmds(&["USER", "QUIT"]), ..silent.clone() };
+        assert_eq!(judge(Attack::WrongNameImplicit, &user, Some(true)), Behaviour::AcceptedBadCertificate);
         assert_eq!(judge(Attack::Honest, &tls, None), Behaviour::Baseline);
         assert_eq!(judge(Attack::Inject, &tls, Some(true)), Behaviour::Resisted);
         let fooled = Observation { answered_by_injection: true, ..tls };
