@@ -136,6 +136,9 @@ pub(crate) struct Shared {
     /// Argument classes that made the server stop answering: the sweep skips their other cells
     /// (each would cost a full timeout to show the same hang again).
     sweep_hung: Mutex<std::collections::BTreeSet<super::sweep::ArgClass>>,
+    /// Set once every context has been tried (or the reach pass gave up): the sweep starts then,
+    /// so a context out of reach is known before it and no two setups of it race.
+    reach_done: tokio::sync::watch::Sender<bool>,
 }
 
 /// What came of setting up a context.
@@ -745,6 +748,7 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
         sweep_not_applicable: AtomicU64::new(0),
         sweep_cases: AtomicU64::new(0),
         sweep_hung: Mutex::new(Default::default()),
+        reach_done: tokio::sync::watch::Sender::new(false),
     });
     let regressions = shared.regressions().await;
     if shared.cfg.sweep {
@@ -753,7 +757,8 @@ pub async fn run(cfg: FuzzConfig) -> FuzzOutcome {
     let reach = {
         let sh = shared.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(sh.time_left(), sh.reach_every_context()).await;
+            let _ = tokio::time::timeout(sh.time_left(), sh.clone().reach_every_context()).await;
+            sh.reach_done.send_replace(true);
         })
     };
     let mut progress = super::outcome::Ticker::new(shared.cfg.progress, shared.cfg.cases);

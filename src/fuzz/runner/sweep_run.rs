@@ -41,6 +41,10 @@ pub(super) async fn learn_error_limit(sh: &Shared) {
 }
 
 pub(super) async fn share(sh: &Arc<Shared>, w: usize) {
+    // After the reach pass (bounded: a pass that hangs costs the sweep a few timeouts, no more).
+    let mut reached = sh.reach_done.subscribe();
+    let wait = (sh.cfg.env.opts.timeout * 4).min(sh.time_left());
+    let _ = tokio::time::timeout(wait, reached.wait_for(|done| *done)).await;
     let all = sweep::cells(&sh.cfg.contexts);
     let mut session: Option<Session> = None;
     let mut permit = None;
