@@ -92,6 +92,8 @@ impl FuzzConfig {
     }
 }
 
+/// Contexts the reach pass sets up at once ([`Shared::reach_every_context`]).
+const REACH_AT_ONCE: usize = 2;
 /// How many past cases a session keeps for prefix minimisation.
 const HISTORY: usize = 32;
 /// Cases in a row without any reply after which the server is taken to have stopped answering:
@@ -367,9 +369,13 @@ impl Shared {
     /// after-STLS context, and the report said nothing about it.) Costs one session per context.
     async fn reach_every_context(self: Arc<Self>) {
         let mut tries = tokio::task::JoinSet::new();
+        // Two setups at a time: each may hold a reply up to --max-response while it is refused
+        // (16 MiB of an endless CAPA), and five at once took a fuzz run past 60 MiB.
+        let at_once = Arc::new(tokio::sync::Semaphore::new(REACH_AT_ONCE));
         for &ctx in &self.cfg.contexts {
-            let sh = self.clone();
+            let (sh, at_once) = (self.clone(), at_once.clone());
             tries.spawn(async move {
+                let _turn = at_once.acquire_owned().await;
                 if sh.stop.load(Relaxed) || sh.cfg.cancel.load(Relaxed) {
                     return;
                 }
