@@ -319,14 +319,22 @@ fn interactive_mode_prints_where_to_connect_and_judges_each_connection() {
     assert_eq!(code, Some(pop3test::exit::OK));
 }
 
+/// Whether `program` runs here. Absent: a skip line, or a failure where CI installs it
+/// (POP3TEST_REQUIRE_SERVERS=1, set by tests/run-all.sh).
+fn installed(program: &str, package: &str) -> bool {
+    let found = Command::new(program).arg("--version").output().is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "{program} is not installed");
+        eprintln!("skipped: {program} is not installed (apt-get install {package})");
+    }
+    found
+}
+
 /// Debian's mpop (1.4) from the command line, with its own HOME (the test's), delivering to an
 /// mbox there (the malicious maildrop is empty, so nothing is delivered). `None` when mpop is not
 /// installed here (CI installs it: tests/run-all.sh; there a missing mpop fails the test).
 fn mpop(extra: &str) -> Option<String> {
-    let found = Command::new("mpop").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "mpop is not installed");
-        eprintln!("skipped: mpop is not installed (apt-get install mpop)");
+    if !installed("mpop", "mpop") {
         return None;
     }
     Some(format!(
@@ -391,10 +399,7 @@ fn mpop_without_certificate_checks_accepts_any_certificate() {
 /// Debian's fetchmail (6.4) with an rc file written into the test's HOME, delivering to
 /// `/bin/true`; `None` when it is not installed here (CI installs it and then requires it).
 fn fetchmail(extra: &str) -> Option<String> {
-    let found = Command::new("fetchmail").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "fetchmail is not installed");
-        eprintln!("skipped: fetchmail is not installed (apt-get install fetchmail)");
+    if !installed("fetchmail", "fetchmail") {
         return None;
     }
     Some(format!(
@@ -495,10 +500,7 @@ mkdir -p "$HOME/mail/cur" "$HOME/mail/new" "$HOME/mail/tmp"
 /// (`SSL: CERTIFICATE_VERIFY_FAILED`, `0 messages (0 bytes) retrieved`) is read beside the
 /// server's transcript, which shows each command it sent.
 fn getmail(retriever: &str, ca: bool) -> Option<String> {
-    let found = Command::new("getmail").arg("--version").output().is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var("POP3TEST_REQUIRE_SERVERS").as_deref() != Ok("1"), "getmail is not installed");
-        eprintln!("skipped: getmail6 is not installed (apt-get install getmail6)");
+    if !installed("getmail", "getmail6") {
         return None;
     }
     let ca = if ca { " {ca}" } else { "" };

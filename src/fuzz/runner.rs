@@ -92,6 +92,11 @@ impl FuzzConfig {
     }
 }
 
+/// The one finding for the server's error-count policy (whatever command or state met it).
+fn policy_key() -> FindingKey {
+    FindingKey { oracle: Oracle::Policy, reason: String::new(), keyword: "(session)".into(), context: "any".into() }
+}
+
 /// Contexts the reach pass sets up at once ([`Shared::reach_every_context`]).
 const REACH_AT_ONCE: usize = 2;
 /// How many past cases a session keeps for prefix minimisation.
@@ -509,12 +514,7 @@ impl Shared {
     /// `Some(false)`: not a policy, judge it as a crash; `None`: could not tell.
     async fn policy(&self, c: &Candidate, ctx: Context, closed: Option<(String, u32)>) -> Option<bool> {
         let (text, count) = closed?;
-        let key = FindingKey {
-            oracle: Oracle::Policy,
-            reason: String::new(),
-            keyword: "(session)".into(),
-            context: "any".into(),
-        };
+        let key = policy_key();
         // A server that closes with our next lines unread sends RST, which can take its last
         // `-ERR` with it: the count we saw may be one short.
         let known = self.policy_limit.load(Relaxed);
@@ -541,12 +541,7 @@ impl Shared {
 
     /// Notes the server's error-count policy: the limit the fuzzer keeps under, and a finding.
     fn record_policy(&self, c: &Candidate, count: u32, said_so: bool, text: &str) {
-        let key = FindingKey {
-            oracle: Oracle::Policy,
-            reason: String::new(),
-            keyword: "(session)".into(),
-            context: "any".into(),
-        };
+        let key = policy_key();
         self.policy_limit.store(count.max(1), Relaxed);
         if self.claim(&key) {
             let how = if said_so { "and says so" } else { "silently, at the same count every time" };
